@@ -1,0 +1,138 @@
+//! Extractors whose every rejection is an `HttpError` body (axum's own answer with plain text
+//! otherwise), and the query-string parsing TrueFoundry's clients need.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Path, Request},
+    http::{StatusCode, header, request::Parts},
+};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The largest request body accepted (10b); larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// A JSON request body. Not JSON or not sent as JSON → 400; JSON of the wrong shape (missing
+/// field, wrong type) → 422; too large → 413. Unknown fields are ignored and `null` counts as
+/// absent for optional fields, as TrueFoundry's API does.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::malformed_body("the request body must be sent as Content-Type: application/json"));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::payload_too_large(MAX_BODY_BYTES)
+            } else {
+                ApiError::malformed_body(format!("cannot read the request body: {rejection}"))
+            }
+        })?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Data => {
+                    let field = if path == "." { "body".to_owned() } else { path };
+                    ApiError::validation(field, strip_position(&inner.to_string()))
+                }
+                _ => ApiError::malformed_body(format!("request body is not valid JSON: {inner}")),
+            }
+        })?;
+        // Trailing characters after the JSON value make the body malformed, not just odd.
+        deserializer
+            .end()
+            .map_err(|err| ApiError::malformed_body(format!("request body is not valid JSON: {err}")))?;
+        Ok(JsonBody(value))
+    }
+}
+
+/// serde's messages end in " at line L column C", which says nothing useful about a field.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The `{id}` path segment.
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| PathId(id))
+            .map_err(|rejection| ApiError::validation("id", rejection.body_text()))
+    }
+}
+
+/// The decoded `key=value` pairs of the query string, in order, keys repeated as sent.
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        Ok(QueryPairs(form_urlencoded::parse(query.as_bytes()).into_owned().collect()))
+    }
+}
+
+impl QueryPairs {
+    /// The last value given for `name` (a repeated scalar parameter: the last one wins).
+    pub fn last(&self, name: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    /// Every value of `name`, also splitting comma-separated values (`a&a` and `a=x,y` alike).
+    pub fn all_split(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(key, _)| key == name)
+            .flat_map(|(_, value)| value.split(','))
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// An integer parameter within `min..=max`, `default` when absent.
+    pub fn int(&self, name: &str, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
+        match self.last(name) {
+            None => Ok(default),
+            Some(text) => match text.trim().parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                Ok(_) => Err(ApiError::validation(name, format!("must be between {min} and {max}"))),
+                Err(_) => Err(ApiError::validation(name, "must be an integer")),
+            },
+        }
+    }
+
+    /// A boolean parameter (`true` / `false`), `false` when absent.
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.last(name) {
+            None => Ok(false),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(_) => Err(ApiError::validation(name, "must be true or false")),
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The shared error answers of the document (`components/responses`), declared once and
+//! referenced by each operation, exactly as `openapi/secret-groups.yaml` does.
+
+use utoipa::{
+    ToResponse,
+    openapi::{
+        ContentBuilder, HeaderBuilder, Ref, RefOr, Type,
+        response::{Response, ResponseBuilder},
+        schema::ObjectBuilder,
+    },
+};
+
+fn error_response(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new().schema(Some(Ref::from_schema_name("HttpError"))).build(),
+    )
+}
+
+macro_rules! error_responses {
+    ($($name:ident => $description:expr;)*) => {$(
+        pub struct $name;
+
+        impl<'r> ToResponse<'r> for $name {
+            fn response() -> (&'r str, RefOr<Response>) {
+                (stringify!($name), error_response($description).build().into())
+            }
+        }
+    )*};
+}
+
+error_responses! {
+    BadRequest => "The body is not JSON, or not sent as `application/json`.";
+    Forbidden => "The caller may not do this to the group.";
+    NotFound => "No such object in the caller's tenant.";
+    Conflict => "The change clashes with the stored state, e.g. a group with that name exists.";
+    PayloadTooLarge => "The request body is larger than 4 MiB.";
+    UnprocessableEntity => "The request is well-formed but invalid: a missing field, a wrong type, a value out of range, a bad name or key. `details` says which field and why.";
+}
+
+/// 401 also names the `WWW-Authenticate` header it always carries.
+pub struct Unauthorized;
+
+impl<'r> ToResponse<'r> for Unauthorized {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let header = HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .description(Some("Always `Bearer`."))
+            .build();
+        let response = error_response("The bearer token is missing, malformed, unknown, revoked or expired.")
+            .header("WWW-Authenticate", header)
+            .build();
+        ("Unauthorized", response.into())
+    }
+}

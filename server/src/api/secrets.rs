@@ -1,0 +1,131 @@
+//! `/api/svc/v1/secrets`: list (POST with a filter body), get with value and versions, delete.
+
+use axum::{Json, extract::State};
+
+use super::{
+    extract::{JsonBody, PathId, QueryPairs},
+    responses::{BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnprocessableEntity},
+    secret_groups::ForceDeleteParams,
+    view,
+};
+use crate::{
+    auth::Caller,
+    error::ApiError,
+    model::{DeleteSecretResponse, ListSecretsRequest, ListSecretsResponse, Pagination, SecretResponse},
+    state::AppState,
+    store::secrets::{self, SecretFilter},
+};
+
+/// The scheme deployments use to reference a secret; accepted in `secretFqns` filters.
+const SECRET_URI_SCHEME: &str = "tfy-secret://";
+
+/// List secrets
+///
+/// Lists the caller's secrets, oldest first, optionally of one group or with given FQNs;
+/// `withValue: true` adds each current value.
+#[utoipa::path(
+    post,
+    path = "/api/svc/v1/secrets",
+    tag = "Secrets",
+    operation_id = "listSecrets",
+    request_body = ListSecretsRequest,
+    responses(
+        (status = 200, description = "One page of secrets, with the total number of matches.", body = ListSecretsResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = UnprocessableEntity),
+    )
+)]
+pub async fn list_secrets(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<ListSecretsRequest>,
+) -> Result<Json<ListSecretsResponse>, ApiError> {
+    let limit = body.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::validation("limit", "must be between 1 and 1000"));
+    }
+    let offset = body.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::validation("offset", "must be at least 0"));
+    }
+    let names = match body.secret_fqns {
+        Some(fqns) if fqns.len() > 1000 => {
+            return Err(ApiError::validation("secretFqns", "must have at most 1000 items"));
+        }
+        // FQNs of other tenants or of no valid shape match nothing here.
+        Some(fqns) => Some(fqns.iter().filter_map(|fqn| own_group_and_key(&caller, fqn)).collect()),
+        None => None,
+    };
+    let filter = SecretFilter { group_id: body.secret_group_id, names };
+    let with_value = body.with_value.unwrap_or(false);
+    let (total, rows) = secrets::list(&state.db, &caller.tenant_id, &filter, with_value, limit, offset).await?;
+    let data = rows.into_iter().map(|row| view::secret(&caller, row, with_value)).collect();
+    Ok(Json(ListSecretsResponse { data, pagination: Pagination { total, offset, limit } }))
+}
+
+/// `<tenant>:<group>:<key>` (optionally as `tfy-secret://…`) of the caller's tenant → (group, key).
+fn own_group_and_key(caller: &Caller, fqn: &str) -> Option<(String, String)> {
+    let fqn = fqn.strip_prefix(SECRET_URI_SCHEME).unwrap_or(fqn);
+    let rest = fqn.strip_prefix(&caller.tenant_name)?.strip_prefix(':')?;
+    let (group, key) = rest.split_once(':')?;
+    Some((group.to_owned(), key.to_owned()))
+}
+
+/// Get a secret with its value and versions
+///
+/// The secret with its current `value` and its `secretVersions`, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/svc/v1/secrets/{id}",
+    tag = "Secrets",
+    operation_id = "getSecret",
+    params(("id" = String, Path, description = "The secret's id (as in `associatedSecrets[].id` or `data[].id` of a list).")),
+    responses(
+        (status = 200, description = "The secret.", body = SecretResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
+pub async fn get_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> Result<Json<SecretResponse>, ApiError> {
+    let (row, version_rows) = secrets::get(&state.db, &caller.tenant_id, &id).await?;
+    let mut secret = view::secret(&caller, row, true);
+    secret.secret_versions = Some(view::versions(&secret, version_rows));
+    Ok(Json(SecretResponse { data: secret }))
+}
+
+/// Delete a secret
+///
+/// Deletes the secret and all its versions. Answers the number of deleted secrets, `1`.
+#[utoipa::path(
+    delete,
+    path = "/api/svc/v1/secrets/{id}",
+    tag = "Secrets",
+    operation_id = "deleteSecret",
+    params(("id" = String, Path, description = "The secret's id (as in `associatedSecrets[].id` or `data[].id` of a list)."), ForceDeleteParams),
+    responses(
+        (status = 200, description = "The number of deleted secrets.", body = DeleteSecretResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = UnprocessableEntity),
+    )
+)]
+pub async fn delete_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    query: QueryPairs,
+) -> Result<Json<DeleteSecretResponse>, ApiError> {
+    query.flag("forceDelete")?;
+    secrets::delete(&state.db, &caller.tenant_id, &id).await?;
+    Ok(Json(DeleteSecretResponse(1)))
+}

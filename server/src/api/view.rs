@@ -1,0 +1,73 @@
+//! Stored rows → wire types. FQNs are built here from the caller's tenant name, so a row is never
+//! shown with another tenant's name.
+
+use crate::{
+    auth::Caller,
+    error::ApiError,
+    model::{Secret, SecretGroup, SecretGroupManifest, SecretVersion, Subject, SubjectType, Timestamp},
+    state::Integration,
+    store::{
+        groups::{GroupWithSecrets, SecretRow},
+        secrets::VersionRow,
+    },
+};
+
+pub fn subject(user_id: &str, email: &str) -> Subject {
+    Subject {
+        subject_id: user_id.to_owned(),
+        subject_type: SubjectType::User,
+        subject_slug: Some(email.to_owned()),
+        subject_display_name: Some(email.to_owned()),
+    }
+}
+
+pub fn group(caller: &Caller, integration: &Integration, row: GroupWithSecrets) -> Result<SecretGroup, ApiError> {
+    let GroupWithSecrets { group, secrets } = row;
+    let manifest: SecretGroupManifest = serde_json::from_str(&group.manifest)
+        .map_err(|e| ApiError::internal(format!("stored manifest of group {} is not valid: {e}", group.id)))?;
+    let integration_id = if group.integration_id.is_empty() { integration.id.clone() } else { group.integration_id };
+    Ok(SecretGroup {
+        fqn: format!("{}:{}", caller.tenant_name, group.name),
+        id: group.id,
+        name: group.name,
+        tenant_name: caller.tenant_name.clone(),
+        account_id: caller.tenant_id.clone(),
+        integration_id,
+        manifest,
+        created_by_subject: subject(&group.created_by_user_id, &group.created_by_email),
+        created_by: group.created_by_email,
+        // Group answers never carry values, whatever the row holds.
+        associated_secrets: secrets.into_iter().map(|s| secret(caller, s, false)).collect(),
+        created_at: Timestamp(group.created_at),
+        updated_at: Timestamp(group.updated_at),
+    })
+}
+
+pub fn secret(caller: &Caller, row: SecretRow, with_value: bool) -> Secret {
+    Secret {
+        fqn: format!("{}:{}:{}", caller.tenant_name, row.group_name, row.name),
+        id: row.id,
+        name: row.name,
+        secret_group_id: row.group_id,
+        value: if with_value { row.value } else { None },
+        created_by_subject: subject(&row.created_by_user_id, &row.created_by_email),
+        created_by: row.created_by_email,
+        created_at: Timestamp(row.created_at),
+        updated_at: Timestamp(row.updated_at),
+        secret_versions: None,
+    }
+}
+
+pub fn versions(secret: &Secret, rows: Vec<VersionRow>) -> Vec<SecretVersion> {
+    rows.into_iter()
+        .map(|v| SecretVersion {
+            fqn: format!("{}:{}", secret.fqn, v.version),
+            id: v.id,
+            secret_id: secret.id.clone(),
+            version: v.version,
+            value: Some(v.value),
+            created_at: Timestamp(v.created_at),
+            updated_at: Timestamp(v.created_at),
+        })
+        .collect()
+}

@@ -1,0 +1,126 @@
+//! The one error type of the HTTP layer, and the one place it becomes an HTTP answer.
+//!
+//! Every failure a client can see is an [`ApiError`]: a status, a stable machine-readable `code`
+//! (part of the contract, listed in the OpenAPI document), a message for the client and, for
+//! server faults, a separate message that only goes to the log. Storage errors are
+//! HTTP-agnostic ([`StoreError`]) and are converted here with `From`, so handlers just use `?`.
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+use crate::{model::HttpError, store::StoreError};
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Vec<Value>,
+    /// What the log gets for a server fault; never sent to the client.
+    internal: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), details: Vec::new(), internal: None }
+    }
+
+    pub fn malformed_body(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed_body", message)
+    }
+
+    pub fn unauthenticated() -> Self {
+        // One message for every cause, so the answer never tells whether a token exists.
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required")
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body is larger than {limit} bytes"),
+        )
+    }
+
+    /// A well-formed request that breaks a rule: 422 with one detail per offending field.
+    pub fn validation(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        let (field, problem) = (field.into(), problem.into());
+        let mut err = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            format!("invalid request: {field} {problem}"),
+        );
+        err.details.push(json!({ "field": field, "message": problem }));
+        err
+    }
+
+    /// 422 for a body or query whose shape is wrong (missing field, wrong type).
+    pub fn invalid_shape(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message)
+    }
+
+    pub fn not_ready() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "database is not reachable")
+    }
+
+    /// A server fault: the client gets a generic message, the log gets `detail`.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        let mut err = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error");
+        err.internal = Some(detail.into());
+        err
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(detail) = &self.internal {
+            tracing::error!(status = self.status.as_u16(), detail = %detail, "request failed");
+        }
+        let body = HttpError {
+            status_code: i32::from(self.status.as_u16()),
+            message: self.message,
+            code: Some(self.code.to_owned()),
+            details: (!self.details.is_empty()).then_some(self.details),
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
+            StoreError::Conflict(message) => ApiError::conflict(message),
+            StoreError::Invalid { field, problem } => ApiError::validation(field, problem),
+            StoreError::Database(e) => ApiError::internal(format!("database: {e}")),
+            StoreError::Corrupt(detail) => ApiError::internal(format!("corrupt row: {detail}")),
+        }
+    }
+}

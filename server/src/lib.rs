@@ -1,0 +1,14 @@
+//! secret-groups: a secrets service speaking TrueFoundry's Secret Groups / Secrets REST API.
+//!
+//! The three arrows of the design are visible in the modules: the checked-in OpenAPI document
+//! (`openapi/secret-groups.yaml`) is the contract; [`api`] implements it (and a test proves its
+//! utoipa declarations equal the document); [`store`] persists on SQLite or PostgreSQL.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod server;
+pub mod state;
+pub mod store;

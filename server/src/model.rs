@@ -1,0 +1,278 @@
+//! Wire types: the JSON bodies of the API, exactly as `openapi/secret-groups.yaml` describes them.
+//!
+//! The `ToSchema` derives make utoipa's view of the server, which the contract test compares with
+//! the checked-in document; every attribute here (patterns, bounds, nullability) mirrors it.
+//! Optional response fields are `#[schema(nullable = false)]` and skipped when absent, because
+//! TrueFoundry's SDK rejects `null` where it expects a value.
+
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// Group name rule (10b): no `:` so it can sit inside an FQN.
+pub const GROUP_NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$";
+/// Secret key rule (10b): a valid environment variable name, plus `.` and `-`.
+pub const SECRET_KEY_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$";
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+pub const MAX_SECRETS_PER_GROUP: usize = 500;
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpError {
+    pub status_code: i32,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Vec<Object>)]
+    pub details: Option<Vec<Value>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthStatus {
+    pub status: String,
+}
+
+/// A point in time, written as RFC 3339 UTC with milliseconds (`2026-01-01T00:00:00.000Z`), the
+/// form TrueFoundry's docs show and its TypeScript SDK requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let at = chrono::DateTime::from_timestamp_millis(self.0).unwrap_or_default();
+        serializer.collect_str(&at.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectType {
+    User,
+    Team,
+    Serviceaccount,
+}
+
+/// Who did something.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Subject {
+    pub subject_id: String,
+    #[schema(inline)]
+    pub subject_type: SubjectType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub subject_slug: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub subject_display_name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pagination {
+    pub total: i64,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// One value a secret has had.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretVersion {
+    pub id: String,
+    pub fqn: String,
+    pub secret_id: String,
+    pub version: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub value: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+/// A key of a group; carries `value` only where the operation says so.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Secret {
+    pub id: String,
+    pub fqn: String,
+    pub name: String,
+    pub secret_group_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub value: Option<String>,
+    pub created_by: String,
+    pub created_by_subject: Subject,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub secret_versions: Option<Vec<SecretVersion>>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub enum RoleId {
+    #[serde(rename = "secret-group-admin")]
+    Admin,
+    #[serde(rename = "secret-group-editor")]
+    Editor,
+    #[serde(rename = "secret-group-viewer")]
+    Viewer,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct Collaborator {
+    #[schema(pattern = r"^(user|team|virtualaccount):[^:\s]+$", max_length = 320)]
+    pub subject: String,
+    #[schema(inline)]
+    pub role_id: RoleId,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct OwnedBy {
+    #[schema(max_length = 256)]
+    pub account: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub enum ManifestType {
+    #[serde(rename = "secret-group")]
+    SecretGroup,
+}
+
+/// The declarative form of a group (TrueFoundry's `secret-group` manifest). Key casing is
+/// TrueFoundry's: snake_case except `ownedBy`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct SecretGroupManifest {
+    #[serde(rename = "type")]
+    #[schema(inline)]
+    pub kind: ManifestType,
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$")]
+    pub name: String,
+    #[schema(min_length = 1, max_length = 512)]
+    pub integration_fqn: String,
+    #[serde(default)]
+    #[schema(max_items = 500)]
+    pub collaborators: Option<Vec<Collaborator>>,
+    #[serde(rename = "ownedBy", default, skip_serializing_if = "Option::is_none")]
+    pub owned_by: Option<OwnedBy>,
+}
+
+/// A named set of secrets. Never carries values.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretGroup {
+    pub id: String,
+    pub fqn: String,
+    pub name: String,
+    pub tenant_name: String,
+    pub account_id: String,
+    pub integration_id: String,
+    pub manifest: SecretGroupManifest,
+    pub created_by: String,
+    pub created_by_subject: Subject,
+    pub associated_secrets: Vec<Secret>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SecretInput {
+    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")]
+    pub key: String,
+    #[schema(max_length = 65536)]
+    pub value: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateSecretInput {
+    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")]
+    pub key: String,
+    #[serde(default)]
+    #[schema(max_length = 65536)]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateSecretGroupRequest {
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$")]
+    pub name: String,
+    #[schema(min_length = 1, max_length = 512)]
+    pub integration_id: String,
+    #[schema(max_items = 500)]
+    pub secrets: Vec<SecretInput>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateSecretGroupRequest {
+    #[schema(min_items = 1, max_items = 500)]
+    pub secrets: Vec<UpdateSecretInput>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateOrUpdateSecretGroupRequest {
+    pub manifest: SecretGroupManifest,
+    #[serde(default)]
+    #[schema(default = false)]
+    pub dry_run: Option<bool>,
+}
+
+/// Every field is optional; `null` counts as absent.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListSecretsRequest {
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000, default = 100)]
+    pub limit: Option<i64>,
+    #[serde(default)]
+    #[schema(minimum = 0, default = 0)]
+    pub offset: Option<i64>,
+    #[serde(default)]
+    #[schema(max_items = 1000)]
+    pub secret_fqns: Option<Vec<String>>,
+    #[serde(default)]
+    pub secret_group_id: Option<String>,
+    #[serde(default)]
+    #[schema(default = false)]
+    pub with_value: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretGroupResponse {
+    pub data: SecretGroup,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListSecretGroupsResponse {
+    pub data: Vec<SecretGroup>,
+    pub pagination: Pagination,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretResponse {
+    pub data: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListSecretsResponse {
+    pub data: Vec<Secret>,
+    pub pagination: Pagination,
+}
+
+/// Always `{}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeleteSecretGroupResponse {}
+
+/// The number of deleted secrets, always `1`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeleteSecretResponse(pub i64);

@@ -1,0 +1,26 @@
+//! The one application state every handler receives.
+
+use std::sync::Arc;
+
+use crate::store::Db;
+
+/// The secret-store integration this server is (10b): its own encrypted store.
+#[derive(Debug, Clone)]
+pub struct Integration {
+    /// What `integrationId` must be on create, and what groups report.
+    pub id: String,
+    /// What `manifest.integration_fqn` must be on create-or-update.
+    pub fqn: String,
+}
+
+impl Default for Integration {
+    fn default() -> Self {
+        Self { id: "internal-secret-store".to_owned(), fqn: "internal:secret-store:internal-secret-store".to_owned() }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub integration: Arc<Integration>,
+}

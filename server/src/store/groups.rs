@@ -1,0 +1,424 @@
+//! Secret groups and the writes that change their secrets.
+//!
+//! Every statement is scoped by `tenant_id`: an id from another tenant finds nothing, exactly like
+//! an id that does not exist. Creates and updates are single transactions, because TrueFoundry's
+//! SDK retries a POST that got a 409 or 5xx: a retried create must find either nothing or the
+//! whole group, never half of it.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
+
+use super::{Db, StoreError, StoreResult, new_id, now_ms, on_unique};
+
+/// Who is writing, as recorded in `created_by_*` columns.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct GroupRow {
+    pub id: String,
+    pub name: String,
+    pub integration_id: String,
+    pub manifest: String,
+    pub created_by_user_id: String,
+    pub created_by_email: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A secret with its group's name (for FQNs) and, when asked for, its current value.
+#[derive(Debug, Clone, FromRow)]
+pub struct SecretRow {
+    pub id: String,
+    pub group_id: String,
+    pub group_name: String,
+    pub name: String,
+    pub current_version: i64,
+    pub created_by_user_id: String,
+    pub created_by_email: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupWithSecrets {
+    pub group: GroupRow,
+    pub secrets: Vec<SecretRow>,
+}
+
+/// Filters of the group list; `None` means no filter.
+#[derive(Debug, Default)]
+pub struct GroupFilter {
+    /// Exact group name (from an FQN in the caller's tenant).
+    pub name: Option<String>,
+    /// Case-insensitive substring of the group name or of a secret key in the group.
+    pub search: Option<String>,
+}
+
+/// A new group's fields; the manifest is already serialised JSON.
+pub struct NewGroup {
+    pub name: String,
+    pub integration_id: String,
+    pub manifest: String,
+    pub secrets: Vec<(String, String)>,
+}
+
+macro_rules! select_groups {
+    () => {
+        "SELECT g.id, g.name, g.integration_id, g.manifest, g.created_by_user_id, g.created_by_email,
+                g.created_at, g.updated_at
+         FROM secret_groups g "
+    };
+}
+
+/// Secrets without values; used wherever a group is shown.
+macro_rules! select_secrets {
+    () => {
+        "SELECT s.id, s.group_id, g.name AS group_name, s.name, s.current_version,
+                s.created_by_user_id, s.created_by_email, s.created_at, s.updated_at,
+                CAST(NULL AS TEXT) AS value
+         FROM secrets s JOIN secret_groups g ON g.id = s.group_id "
+    };
+}
+pub(crate) use select_secrets;
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside a `LIKE … ESCAPE '\'` pattern.
+pub(crate) fn like_contains(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+pub async fn list(
+    db: &Db,
+    tenant_id: &str,
+    filter: &GroupFilter,
+    limit: i64,
+    offset: i64,
+) -> StoreResult<(i64, Vec<GroupWithSecrets>)> {
+    let mut conditions = vec!["g.tenant_id = $1".to_owned()];
+    let mut binds = vec![tenant_id.to_owned()];
+    if let Some(name) = &filter.name {
+        binds.push(name.clone());
+        conditions.push(format!("g.name = ${}", binds.len()));
+    }
+    if let Some(search) = &filter.search {
+        let pattern = like_contains(search);
+        binds.push(pattern.clone());
+        let in_name = binds.len();
+        binds.push(pattern);
+        let in_keys = binds.len();
+        conditions.push(format!(
+            "(LOWER(g.name) LIKE ${in_name} ESCAPE '\\' OR EXISTS (SELECT 1 FROM secrets s \
+             WHERE s.group_id = g.id AND LOWER(s.name) LIKE ${in_keys} ESCAPE '\\'))"
+        ));
+    }
+    let filter_sql = conditions.join(" AND ");
+
+    let mut conn = db.pool().acquire().await?;
+    let count_sql = format!("SELECT COUNT(*) FROM secret_groups g WHERE {filter_sql}");
+    let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql));
+    for bind in &binds {
+        count = count.bind(bind);
+    }
+    let total = count.fetch_one(&mut *conn).await?;
+
+    let page_sql = format!(
+        "{} WHERE {filter_sql} ORDER BY g.created_at, g.id LIMIT ${} OFFSET ${}",
+        select_groups!(),
+        binds.len() + 1,
+        binds.len() + 2
+    );
+    let mut page = sqlx::query_as::<_, GroupRow>(AssertSqlSafe(page_sql));
+    for bind in &binds {
+        page = page.bind(bind);
+    }
+    let groups = page.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
+    let groups = attach_secrets(&mut conn, groups).await?;
+    Ok((total, groups))
+}
+
+pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<GroupWithSecrets> {
+    let mut conn = db.pool().acquire().await?;
+    load(&mut conn, tenant_id, id).await
+}
+
+pub async fn create(db: &Db, actor: &Actor, new: NewGroup) -> StoreResult<GroupWithSecrets> {
+    let now = now_ms();
+    let id = new_id();
+    let mut wtx = db.begin_write().await?;
+    insert_group(&mut wtx.tx, actor, &id, &new.name, &new.integration_id, &new.manifest, now).await?;
+    for (key, value) in &new.secrets {
+        insert_secret(&mut wtx.tx, actor, &id, key, value, now).await?;
+    }
+    let group = load(&mut wtx.tx, &actor.tenant_id, &id).await?;
+    wtx.commit().await?;
+    Ok(group)
+}
+
+/// Creates the group `name` with no secrets, or replaces the integration and manifest of the
+/// existing one. With `dry_run` nothing is written and the group is returned as it would be.
+pub async fn upsert(
+    db: &Db,
+    actor: &Actor,
+    name: &str,
+    integration_id: &str,
+    manifest: &str,
+    dry_run: bool,
+) -> StoreResult<GroupWithSecrets> {
+    let now = now_ms();
+    let mut wtx = db.begin_write().await?;
+    // Locks the row on PostgreSQL, so a concurrent upsert of the same group waits for this one.
+    let existing: Option<String> = sqlx::query_scalar(
+        "UPDATE secret_groups SET updated_at = updated_at WHERE tenant_id = $1 AND name = $2 RETURNING id",
+    )
+    .bind(&actor.tenant_id)
+    .bind(name)
+    .fetch_optional(&mut *wtx.tx)
+    .await?;
+    let id = match existing {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE secret_groups SET integration_id = $1, manifest = $2, updated_at = $3
+                 WHERE id = $4 AND tenant_id = $5",
+            )
+            .bind(integration_id)
+            .bind(manifest)
+            .bind(now)
+            .bind(&id)
+            .bind(&actor.tenant_id)
+            .execute(&mut *wtx.tx)
+            .await?;
+            id
+        }
+        None => {
+            let id = new_id();
+            insert_group(&mut wtx.tx, actor, &id, name, integration_id, manifest, now).await?;
+            id
+        }
+    };
+    let group = load(&mut wtx.tx, &actor.tenant_id, &id).await?;
+    if dry_run {
+        wtx.tx.rollback().await?;
+    } else {
+        wtx.commit().await?;
+    }
+    Ok(group)
+}
+
+/// Makes the group's secrets exactly `entries` (key, new value or `None` to keep the current
+/// one): changed values get a new version, unchanged ones none, missing keys are deleted.
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    id: &str,
+    entries: &[(String, Option<String>)],
+) -> StoreResult<GroupWithSecrets> {
+    let now = now_ms();
+    let mut wtx = db.begin_write().await?;
+    let conn: &mut AnyConnection = &mut wtx.tx;
+    // Takes the group's row lock (PostgreSQL) before reading its secrets, so two concurrent
+    // updates of one group apply one after the other instead of both deciding from stale state.
+    let locked = sqlx::query("UPDATE secret_groups SET updated_at = updated_at WHERE id = $1 AND tenant_id = $2")
+        .bind(id)
+        .bind(&actor.tenant_id)
+        .execute(&mut *conn)
+        .await?;
+    if locked.rows_affected() == 0 {
+        return Err(StoreError::NotFound("secret group"));
+    }
+    let current: Vec<(String, String, i64, String)> = sqlx::query_as(
+        "SELECT s.id, s.name, s.current_version, v.value FROM secrets s
+         JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
+         WHERE s.group_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let current: HashMap<&str, (&str, i64, &str)> = current
+        .iter()
+        .map(|(sid, name, version, value)| (name.as_str(), (sid.as_str(), *version, value.as_str())))
+        .collect();
+
+    let mut changed = false;
+    for (index, (key, value)) in entries.iter().enumerate() {
+        match (current.get(key.as_str()), value) {
+            (Some((secret_id, version, old)), Some(new)) if new != old => {
+                insert_version(&mut *conn, secret_id, version + 1, new, now).await?;
+                sqlx::query("UPDATE secrets SET current_version = $1, updated_at = $2 WHERE id = $3")
+                    .bind(version + 1)
+                    .bind(now)
+                    .bind(*secret_id)
+                    .execute(&mut *conn)
+                    .await?;
+                changed = true;
+            }
+            (Some(_), _) => {}
+            (None, Some(new)) => {
+                insert_secret(&mut *conn, actor, id, key, new, now).await?;
+                changed = true;
+            }
+            (None, None) => {
+                return Err(StoreError::Invalid {
+                    field: format!("secrets[{index}].value"),
+                    problem: format!("is required: the group has no secret {key} whose value could be kept"),
+                });
+            }
+        }
+    }
+    let wanted: HashSet<&str> = entries.iter().map(|(key, _)| key.as_str()).collect();
+    for (name, (secret_id, _, _)) in &current {
+        if !wanted.contains(name) {
+            sqlx::query("DELETE FROM secrets WHERE id = $1").bind(*secret_id).execute(&mut *conn).await?;
+            changed = true;
+        }
+    }
+    if changed {
+        sqlx::query("UPDATE secret_groups SET updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let group = load(conn, &actor.tenant_id, id).await?;
+    wtx.commit().await?;
+    Ok(group)
+}
+
+/// Deletes the group with its secrets and their versions (foreign keys cascade).
+pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
+    let mut wtx = db.begin_write().await?;
+    let deleted = sqlx::query("DELETE FROM secret_groups WHERE id = $1 AND tenant_id = $2")
+        .bind(id)
+        .bind(tenant_id)
+        .execute(&mut *wtx.tx)
+        .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(StoreError::NotFound("secret group"));
+    }
+    wtx.commit().await?;
+    Ok(())
+}
+
+async fn load(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> StoreResult<GroupWithSecrets> {
+    let group: Option<GroupRow> =
+        sqlx::query_as(concat!(select_groups!(), "WHERE g.id = $1 AND g.tenant_id = $2"))
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let group = group.ok_or(StoreError::NotFound("secret group"))?;
+    let mut groups = attach_secrets(conn, vec![group]).await?;
+    groups.pop().ok_or(StoreError::NotFound("secret group"))
+}
+
+/// Loads the secrets of `groups` with one query and hangs them on their groups.
+async fn attach_secrets(conn: &mut AnyConnection, groups: Vec<GroupRow>) -> StoreResult<Vec<GroupWithSecrets>> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=groups.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "{} WHERE s.group_id IN ({}) ORDER BY s.created_at, s.id",
+        select_secrets!(),
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, SecretRow>(AssertSqlSafe(sql));
+    for group in &groups {
+        query = query.bind(&group.id);
+    }
+    let mut by_group: HashMap<String, Vec<SecretRow>> = HashMap::new();
+    for secret in query.fetch_all(&mut *conn).await? {
+        by_group.entry(secret.group_id.clone()).or_default().push(secret);
+    }
+    Ok(groups
+        .into_iter()
+        .map(|group| {
+            let secrets = by_group.remove(&group.id).unwrap_or_default();
+            GroupWithSecrets { group, secrets }
+        })
+        .collect())
+}
+
+async fn insert_group(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: &str,
+    name: &str,
+    integration_id: &str,
+    manifest: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO secret_groups (id, tenant_id, name, integration_id, manifest, created_by_user_id,
+                                    created_by_email, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(id)
+    .bind(&actor.tenant_id)
+    .bind(name)
+    .bind(integration_id)
+    .bind(manifest)
+    .bind(&actor.user_id)
+    .bind(&actor.email)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(|e| on_unique(e, || format!("Secret group with this name already exists: {name}")))?;
+    Ok(())
+}
+
+async fn insert_secret(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    group_id: &str,
+    key: &str,
+    value: &str,
+    now: i64,
+) -> StoreResult<()> {
+    let secret_id = new_id();
+    sqlx::query(
+        "INSERT INTO secrets (id, tenant_id, group_id, name, current_version, created_by_user_id,
+                              created_by_email, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $7)",
+    )
+    .bind(&secret_id)
+    .bind(&actor.tenant_id)
+    .bind(group_id)
+    .bind(key)
+    .bind(&actor.user_id)
+    .bind(&actor.email)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| on_unique(e, || format!("secret {key} already exists in the group")))?;
+    insert_version(conn, &secret_id, 1, value, now).await
+}
+
+async fn insert_version(conn: &mut AnyConnection, secret_id: &str, version: i64, value: &str, now: i64) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO secret_versions (id, secret_id, version, value, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(new_id())
+    .bind(secret_id)
+    .bind(version)
+    .bind(value)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(|e| on_unique(e, || "the secret changed concurrently; retry".to_owned()))?;
+    Ok(())
+}

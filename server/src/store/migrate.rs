@@ -1,0 +1,62 @@
+//! Schema migrations, embedded in the binary and applied at start.
+//!
+//! Each backend has its own folder (`server/migrations/{sqlite,postgres}`) because DDL differs
+//! between them over time; both define the same tables. Applied versions are recorded in
+//! `sg_schema_migrations`. On PostgreSQL an advisory lock makes replicas that start together
+//! apply each migration exactly once; on SQLite `BEGIN IMMEDIATE` does the same.
+
+use super::{Backend, Db};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+}
+
+const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+}];
+
+const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../../migrations/postgres/0001_init.sql"),
+}];
+
+/// Arbitrary constant naming this service's migration lock among PostgreSQL advisory locks.
+const PG_LOCK_KEY: i64 = 0x5347_4d49_4752; // "SGMIGR"
+
+pub async fn run(db: &Db) -> anyhow::Result<()> {
+    let migrations = match db.backend() {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
+    let mut tx = db.begin_write().await?;
+    if db.backend() == Backend::Postgres {
+        // Held until the transaction ends.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_LOCK_KEY).execute(&mut *tx.tx).await?;
+    }
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS sg_schema_migrations (
+            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *tx.tx)
+    .await?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM sg_schema_migrations")
+        .fetch_all(&mut *tx.tx)
+        .await?;
+    for migration in migrations.iter().filter(|m| !applied.contains(&m.version)) {
+        sqlx::raw_sql(migration.sql).execute(&mut *tx.tx).await?;
+        sqlx::query("INSERT INTO sg_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(migration.version)
+            .bind(migration.name)
+            .bind(super::now_ms())
+            .execute(&mut *tx.tx)
+            .await?;
+        tracing::info!(version = migration.version, name = migration.name, "applied migration");
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! Reading and deleting single secrets. Secrets are created and changed only through their group
+//! (see `groups.rs`), as in TrueFoundry's API.
+
+use sqlx::{AssertSqlSafe, FromRow};
+
+use super::{
+    Db, StoreError, StoreResult,
+    groups::{SecretRow, select_secrets},
+    now_ms,
+};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct VersionRow {
+    pub id: String,
+    pub version: i64,
+    pub value: String,
+    pub created_at: i64,
+}
+
+/// Filters of the secret list; `None` means no filter.
+#[derive(Debug, Default)]
+pub struct SecretFilter {
+    pub group_id: Option<String>,
+    /// (group name, key) pairs in the caller's tenant; `Some(empty)` matches nothing.
+    pub names: Option<Vec<(String, String)>>,
+}
+
+/// The current value of each listed secret, when `with_value` is set.
+macro_rules! select_secrets_with_values {
+    () => {
+        "SELECT s.id, s.group_id, g.name AS group_name, s.name, s.current_version,
+                s.created_by_user_id, s.created_by_email, s.created_at, s.updated_at, v.value
+         FROM secrets s JOIN secret_groups g ON g.id = s.group_id
+         JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version "
+    };
+}
+
+pub async fn list(
+    db: &Db,
+    tenant_id: &str,
+    filter: &SecretFilter,
+    with_value: bool,
+    limit: i64,
+    offset: i64,
+) -> StoreResult<(i64, Vec<SecretRow>)> {
+    let mut conn = db.pool().acquire().await?;
+    if let Some(group_id) = &filter.group_id {
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT id FROM secret_groups WHERE id = $1 AND tenant_id = $2")
+                .bind(group_id)
+                .bind(tenant_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound("secret group"));
+        }
+    }
+    if matches!(&filter.names, Some(names) if names.is_empty()) {
+        return Ok((0, Vec::new()));
+    }
+
+    let mut conditions = vec!["s.tenant_id = $1".to_owned()];
+    let mut binds = vec![tenant_id.to_owned()];
+    if let Some(group_id) = &filter.group_id {
+        binds.push(group_id.clone());
+        conditions.push(format!("s.group_id = ${}", binds.len()));
+    }
+    if let Some(names) = &filter.names {
+        let mut alternatives = Vec::with_capacity(names.len());
+        for (group, key) in names {
+            binds.push(group.clone());
+            binds.push(key.clone());
+            alternatives.push(format!("(g.name = ${} AND s.name = ${})", binds.len() - 1, binds.len()));
+        }
+        conditions.push(format!("({})", alternatives.join(" OR ")));
+    }
+    let filter_sql = conditions.join(" AND ");
+
+    let count_sql =
+        format!("SELECT COUNT(*) FROM secrets s JOIN secret_groups g ON g.id = s.group_id WHERE {filter_sql}");
+    let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql));
+    for bind in &binds {
+        count = count.bind(bind);
+    }
+    let total = count.fetch_one(&mut *conn).await?;
+
+    let select = if with_value { select_secrets_with_values!() } else { select_secrets!() };
+    let page_sql = format!(
+        "{select} WHERE {filter_sql} ORDER BY s.created_at, s.id LIMIT ${} OFFSET ${}",
+        binds.len() + 1,
+        binds.len() + 2
+    );
+    let mut page = sqlx::query_as::<_, SecretRow>(AssertSqlSafe(page_sql));
+    for bind in &binds {
+        page = page.bind(bind);
+    }
+    let secrets = page.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
+    Ok((total, secrets))
+}
+
+/// The secret with its current value and all its versions, oldest first.
+pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<(SecretRow, Vec<VersionRow>)> {
+    let mut conn = db.pool().acquire().await?;
+    let secret: Option<SecretRow> =
+        sqlx::query_as(concat!(select_secrets_with_values!(), "WHERE s.id = $1 AND s.tenant_id = $2"))
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let secret = secret.ok_or(StoreError::NotFound("secret"))?;
+    let versions = sqlx::query_as(
+        "SELECT id, version, value, created_at FROM secret_versions WHERE secret_id = $1 ORDER BY version",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((secret, versions))
+}
+
+/// Deletes the secret and its versions; the group's `updated_at` moves on.
+pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
+    let mut wtx = db.begin_write().await?;
+    let group_id: Option<String> =
+        sqlx::query_scalar("DELETE FROM secrets WHERE id = $1 AND tenant_id = $2 RETURNING group_id")
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&mut *wtx.tx)
+            .await?;
+    let group_id = group_id.ok_or(StoreError::NotFound("secret"))?;
+    sqlx::query("UPDATE secret_groups SET updated_at = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(&group_id)
+        .execute(&mut *wtx.tx)
+        .await?;
+    wtx.commit().await?;
+    Ok(())
+}
