@@ -12,7 +12,7 @@ use crate::{error::ApiError, model::HealthStatus, state::AppState};
     path = "/healthz",
     tag = "Health",
     operation_id = "getLiveness",
-    security(()),
+    security(),
     responses((status = 200, description = "The process is alive.", body = HealthStatus))
 )]
 pub async fn liveness() -> Json<HealthStatus> {
@@ -27,7 +27,7 @@ pub async fn liveness() -> Json<HealthStatus> {
     path = "/readyz",
     tag = "Health",
     operation_id = "getReadiness",
-    security(()),
+    security(),
     responses(
         (status = 200, description = "The database is reachable; the server can take traffic.", body = HealthStatus),
         (status = 503, description = "The database is not reachable.", body = crate::model::HttpError),

@@ -1,0 +1,240 @@
+//! Starts the real server for a test and tears it down.
+//!
+//! SQLite: a fresh file in a temporary directory. PostgreSQL: a fresh database per test on the
+//! server at `SG_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432`), dropped at
+//! the end. PostgreSQL is required: a test that cannot reach it fails rather than skipping,
+//! so CI can never pass without having run both backends.
+
+use std::net::SocketAddr;
+
+use secret_groups_client::Client;
+use secret_groups_server::{
+    api, auth,
+    config::{DatabaseArgs, ServeArgs},
+    server,
+    state::AppState,
+    store::identity,
+};
+use sqlx::{Connection as _, Executor as _};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `mod NAME { sqlite(), postgres() }` tests that call `NAME(Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use $crate::harness::Backend;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
+pub fn postgres_base_url() -> String {
+    std::env::var("SG_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+pub struct TestServer {
+    pub base_url: String,
+    /// The bootstrap admin's token in tenant `default`.
+    pub token: String,
+    pub state: AppState,
+    pub database_url: String,
+    postgres_database: Option<String>,
+    _dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let (database_url, postgres_database) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("test.db").display()), None),
+            Backend::Postgres => {
+                let name = format!("sg_test_{}", uuid_simple());
+                admin_execute(&format!("CREATE DATABASE {name}")).await;
+                (format!("{}/{name}", postgres_base_url()), Some(name))
+            }
+        };
+        let token = auth::generate_token();
+        let args = ServeArgs {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            database: DatabaseArgs { database_url: database_url.clone() },
+            tenant: "default".to_owned(),
+            admin_email: "admin@localhost".to_owned(),
+            bootstrap_token: Some(token.clone()),
+            integration_id: "internal-secret-store".to_owned(),
+            integration_fqn: "internal:secret-store:internal-secret-store".to_owned(),
+        };
+        let state = server::prepare(&args).await.expect("server state");
+        let listener = TcpListener::bind(args.listen).await.expect("bind 127.0.0.1:0");
+        let address: SocketAddr = listener.local_addr().expect("local address");
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let app = api::app(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("server runs");
+        });
+        Self {
+            base_url: format!("http://{address}"),
+            token,
+            state,
+            database_url,
+            postgres_database,
+            _dir: dir,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
+    /// The generated client, authenticated as the bootstrap admin.
+    pub fn client(&self) -> Client {
+        self.client_with(&self.token)
+    }
+
+    pub fn client_with(&self, token: &str) -> Client {
+        Client::with_token(&self.base_url, token).expect("client")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A plain HTTP client, for what the typed client cannot send (bad JSON, odd headers).
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::new()
+    }
+
+    /// A second tenant with its own admin; returns that admin's token.
+    pub async fn other_tenant(&self, name: &str) -> String {
+        let db = &self.state.db;
+        let tenant = identity::create_tenant(db, name).await.expect("tenant");
+        identity::create_user(db, &tenant.id, "admin@other", identity::ROLE_TENANT_ADMIN).await.expect("user");
+        self.token_for(name, "admin@other").await
+    }
+
+    /// A new token for an existing user.
+    pub async fn token_for(&self, tenant: &str, email: &str) -> String {
+        let token = auth::generate_token();
+        identity::create_token(&self.state.db, tenant, email, "test", &auth::hash_token(&token)).await.expect("token");
+        token
+    }
+
+    /// Stops the server and removes its database.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.state.db.close().await;
+        if let Some(name) = self.postgres_database.take() {
+            admin_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        }
+    }
+}
+
+fn uuid_simple() -> String {
+    auth::hash_token(&auth::generate_token())[..24].to_owned()
+}
+
+async fn admin_execute(sql: &str) {
+    let url = format!("{}/test", postgres_base_url());
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is required for these tests ({url}): {e}"));
+    conn.execute(sqlx::AssertSqlSafe(sql.to_owned())).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let _ = conn.close().await;
+}
+
+// ---- helpers over the generated client ----
+
+use secret_groups_client::types;
+
+/// A unique name for a group, so tests sharing a database never collide.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid_simple()[..10])
+}
+
+pub fn secret_input(key: &str, value: &str) -> types::SecretInput {
+    types::SecretInput { key: key.parse().expect("valid key"), value: value.parse().expect("valid value") }
+}
+
+pub fn update_input(key: &str, value: Option<&str>) -> types::UpdateSecretInput {
+    types::UpdateSecretInput {
+        key: key.parse().expect("valid key"),
+        value: value.map(|v| v.parse().expect("valid value")),
+    }
+}
+
+pub async fn create_group(client: &Client, name: &str, secrets: &[(&str, &str)]) -> types::SecretGroup {
+    client
+        .create_secret_group()
+        .body(types::CreateSecretGroupRequest {
+            name: name.parse().expect("valid name"),
+            integration_id: "internal-secret-store".parse().expect("valid id"),
+            secrets: secrets.iter().map(|(k, v)| secret_input(k, v)).collect(),
+        })
+        .send()
+        .await
+        .expect("create succeeds")
+        .into_inner()
+        .data
+}
+
+pub async fn get_secret(client: &Client, id: &str) -> types::Secret {
+    client.get_secret().id(id).send().await.expect("get secret succeeds").into_inner().data
+}
+
+/// The status and `HttpError` body of a call that must fail with a declared error status.
+pub fn expect_error<T: std::fmt::Debug>(
+    result: Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<types::HttpError>>,
+) -> (u16, types::HttpError) {
+    match result {
+        Err(progenitor_client::Error::ErrorResponse(response)) => {
+            let status = response.status().as_u16();
+            let body = response.into_inner();
+            assert_eq!(i64::from(body.status_code), i64::from(status), "statusCode repeats the status");
+            (status, body)
+        }
+        other => panic!("expected an error answer, got {other:?}"),
+    }
+}
+
+/// Status and JSON body of a raw request.
+pub async fn json_of(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert!(content_type.starts_with("application/json"), "JSON answer expected, got {content_type:?}");
+    (status, response.json().await.expect("JSON body"))
+}
+
+/// Asserts a raw answer is the documented error: status, HttpError shape, code.
+pub async fn assert_http_error(response: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+    let (actual, body) = json_of(response).await;
+    assert_eq!(actual, status, "{body}");
+    assert_eq!(body["statusCode"], status, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    body
+}
