@@ -14,8 +14,8 @@ fn main() {
     let text = fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("cannot read {SPEC}: {e}"));
     let json: serde_json::Value =
         yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{SPEC} is not valid YAML: {e}"));
-    let spec: openapiv3::OpenAPI = serde_json::from_value(json.clone())
-        .unwrap_or_else(|e| panic!("{SPEC} is not an OpenAPI 3.0 document: {e}"));
+    let spec: openapiv3::OpenAPI =
+        serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{SPEC} is not an OpenAPI 3.0 document: {e}"));
 
     let mut settings = progenitor::GenerationSettings::default();
     settings.with_interface(progenitor::InterfaceStyle::Builder);

@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "secret-groups-server", version, about = "Self-hosted secrets service speaking TrueFoundry's Secret Groups API")]
+#[command(
+    name = "secret-groups-server",
+    version,
+    about = "Self-hosted secrets service speaking TrueFoundry's Secret Groups API"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]

@@ -55,9 +55,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             }
         })?;
         // Trailing characters after the JSON value make the body malformed, not just odd.
-        deserializer
-            .end()
-            .map_err(|err| ApiError::malformed_body(format!("request body is not valid JSON: {err}")))?;
+        deserializer.end().map_err(|err| ApiError::malformed_body(format!("request body is not valid JSON: {err}")))?;
         Ok(JsonBody(value))
     }
 }

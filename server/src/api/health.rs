@@ -34,9 +34,5 @@ pub async fn liveness() -> Json<HealthStatus> {
     )
 )]
 pub async fn readiness(State(state): State<AppState>) -> Result<Json<HealthStatus>, ApiError> {
-    if state.db.ping().await {
-        Ok(Json(HealthStatus { status: "ok".to_owned() }))
-    } else {
-        Err(ApiError::not_ready())
-    }
+    if state.db.ping().await { Ok(Json(HealthStatus { status: "ok".to_owned() })) } else { Err(ApiError::not_ready()) }
 }

@@ -11,10 +11,9 @@ use utoipa::{
 };
 
 fn error_response(description: &str) -> ResponseBuilder {
-    ResponseBuilder::new().description(description).content(
-        "application/json",
-        ContentBuilder::new().schema(Some(Ref::from_schema_name("HttpError"))).build(),
-    )
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("HttpError"))).build())
 }
 
 macro_rules! error_responses {

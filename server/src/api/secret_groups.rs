@@ -86,10 +86,7 @@ pub async fn list_secret_groups(
         }
     }
     let (total, rows) = groups::list(&state.db, &caller.tenant_id, &filter, limit, offset).await?;
-    let data = rows
-        .into_iter()
-        .map(|row| view::group(&caller, &state.integration, row))
-        .collect::<Result<_, _>>()?;
+    let data = rows.into_iter().map(|row| view::group(&caller, &state.integration, row)).collect::<Result<_, _>>()?;
     Ok(Json(ListSecretGroupsResponse { data, pagination: Pagination { total, offset, limit } }))
 }
 

@@ -60,7 +60,10 @@ pub fn secrets<'a>(entries: impl ExactSizeIterator<Item = (&'a str, Option<&'a s
     let mut seen = HashSet::new();
     for (index, (key, value)) in entries.enumerate() {
         if !is_secret_key(key) {
-            return Err(ApiError::validation(format!("secrets[{index}].key"), format!("must match {SECRET_KEY_PATTERN}")));
+            return Err(ApiError::validation(
+                format!("secrets[{index}].key"),
+                format!("must match {SECRET_KEY_PATTERN}"),
+            ));
         }
         if !seen.insert(key) {
             return Err(ApiError::validation(format!("secrets[{index}].key"), format!("repeats the key {key}")));

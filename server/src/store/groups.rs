@@ -314,12 +314,11 @@ pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
 }
 
 async fn load(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> StoreResult<GroupWithSecrets> {
-    let group: Option<GroupRow> =
-        sqlx::query_as(concat!(select_groups!(), "WHERE g.id = $1 AND g.tenant_id = $2"))
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let group: Option<GroupRow> = sqlx::query_as(concat!(select_groups!(), "WHERE g.id = $1 AND g.tenant_id = $2"))
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     let group = group.ok_or(StoreError::NotFound("secret group"))?;
     let mut groups = attach_secrets(conn, vec![group]).await?;
     groups.pop().ok_or(StoreError::NotFound("secret group"))
@@ -331,11 +330,8 @@ async fn attach_secrets(conn: &mut AnyConnection, groups: Vec<GroupRow>) -> Stor
         return Ok(Vec::new());
     }
     let placeholders: Vec<String> = (1..=groups.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "{} WHERE s.group_id IN ({}) ORDER BY s.created_at, s.id",
-        select_secrets!(),
-        placeholders.join(", ")
-    );
+    let sql =
+        format!("{} WHERE s.group_id IN ({}) ORDER BY s.created_at, s.id", select_secrets!(), placeholders.join(", "));
     let mut query = sqlx::query_as::<_, SecretRow>(AssertSqlSafe(sql));
     for group in &groups {
         query = query.bind(&group.id);
@@ -408,17 +404,21 @@ async fn insert_secret(
     insert_version(conn, &secret_id, 1, value, now).await
 }
 
-async fn insert_version(conn: &mut AnyConnection, secret_id: &str, version: i64, value: &str, now: i64) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO secret_versions (id, secret_id, version, value, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(new_id())
-    .bind(secret_id)
-    .bind(version)
-    .bind(value)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map_err(|e| on_unique(e, || "the secret changed concurrently; retry".to_owned()))?;
+async fn insert_version(
+    conn: &mut AnyConnection,
+    secret_id: &str,
+    version: i64,
+    value: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO secret_versions (id, secret_id, version, value, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(new_id())
+        .bind(secret_id)
+        .bind(version)
+        .bind(value)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map_err(|e| on_unique(e, || "the secret changed concurrently; retry".to_owned()))?;
     Ok(())
 }

@@ -143,23 +143,17 @@ async fn insert_user<'c, E>(exec: E, tenant_id: &str, email: &str, role: &str, n
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
-    let user = User {
-        id: new_id(),
-        tenant_id: tenant_id.to_owned(),
-        email: email.to_owned(),
-        tenant_role: role.to_owned(),
-    };
-    sqlx::query(
-        "INSERT INTO users (id, tenant_id, email, tenant_role, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&user.id)
-    .bind(&user.tenant_id)
-    .bind(&user.email)
-    .bind(&user.tenant_role)
-    .bind(now)
-    .execute(exec)
-    .await
-    .map_err(|e| on_unique(e, || format!("user {email} already exists in this tenant")))?;
+    let user =
+        User { id: new_id(), tenant_id: tenant_id.to_owned(), email: email.to_owned(), tenant_role: role.to_owned() };
+    sqlx::query("INSERT INTO users (id, tenant_id, email, tenant_role, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&user.id)
+        .bind(&user.tenant_id)
+        .bind(&user.email)
+        .bind(&user.tenant_role)
+        .bind(now)
+        .execute(exec)
+        .await
+        .map_err(|e| on_unique(e, || format!("user {email} already exists in this tenant")))?;
     Ok(user)
 }
 

@@ -13,17 +13,11 @@ struct Migration {
     sql: &'static str,
 }
 
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-}];
+const SQLITE: &[Migration] =
+    &[Migration { version: 1, name: "init", sql: include_str!("../../migrations/sqlite/0001_init.sql") }];
 
-const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../migrations/postgres/0001_init.sql"),
-}];
+const POSTGRES: &[Migration] =
+    &[Migration { version: 1, name: "init", sql: include_str!("../../migrations/postgres/0001_init.sql") }];
 
 /// Arbitrary constant naming this service's migration lock among PostgreSQL advisory locks.
 const PG_LOCK_KEY: i64 = 0x5347_4d49_4752; // "SGMIGR"
@@ -44,9 +38,8 @@ pub async fn run(db: &Db) -> anyhow::Result<()> {
     )
     .execute(&mut *tx.tx)
     .await?;
-    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM sg_schema_migrations")
-        .fetch_all(&mut *tx.tx)
-        .await?;
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM sg_schema_migrations").fetch_all(&mut *tx.tx).await?;
     for migration in migrations.iter().filter(|m| !applied.contains(&m.version)) {
         sqlx::raw_sql(migration.sql).execute(&mut *tx.tx).await?;
         sqlx::query("INSERT INTO sg_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")

@@ -58,10 +58,7 @@ fn comparison_catches_a_changed_bound() {
         doc["components"]["schemas"]["ListSecretsRequest"]["properties"]["limit"]["maximum"] = json!(999);
     });
     assert_eq!(report.len(), 1, "{report:#?}");
-    assert!(
-        report[0].starts_with("/components/schemas/ListSecretsRequest/properties/limit/maximum"),
-        "{report:#?}"
-    );
+    assert!(report[0].starts_with("/components/schemas/ListSecretsRequest/properties/limit/maximum"), "{report:#?}");
 }
 
 #[test]
@@ -80,9 +77,8 @@ fn comparison_catches_a_changed_nullability() {
 #[test]
 fn comparison_catches_a_missing_error_status() {
     let report = report_after(|doc| {
-        let responses = doc["paths"]["/api/svc/v1/secret-groups/{id}"]["get"]["responses"]
-            .as_object_mut()
-            .expect("responses");
+        let responses =
+            doc["paths"]["/api/svc/v1/secret-groups/{id}"]["get"]["responses"].as_object_mut().expect("responses");
         responses.remove("404");
     });
     assert_eq!(report.len(), 1, "{report:#?}");
@@ -101,7 +97,10 @@ async fn server_serves_the_checked_in_document_and_swagger_ui() {
     let yaml = http.get(server.url("/openapi.yaml")).send().await.expect("GET");
     assert_eq!(yaml.status(), 200);
     let yaml = yaml.text().await.expect("text");
-    assert_eq!(yaml, std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/secret-groups.yaml")).expect("read"));
+    assert_eq!(
+        yaml,
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/secret-groups.yaml")).expect("read")
+    );
 
     let page = http.get(server.url("/swagger-ui/")).send().await.expect("GET");
     assert_eq!(page.status(), 200);
@@ -110,4 +109,3 @@ async fn server_serves_the_checked_in_document_and_swagger_ui() {
     assert!(init.text().await.expect("text").contains("/openapi.json"), "Swagger UI shows /openapi.json");
     server.stop().await;
 }
-

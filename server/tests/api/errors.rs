@@ -1,0 +1,256 @@
+//! Every failure is the documented `HttpError`, changes nothing, and never crosses a tenant.
+
+use serde_json::{Value, json};
+
+use crate::{
+    harness::{Backend, TestServer, assert_http_error, create_group, expect_error, unique},
+    on_both_backends,
+};
+
+on_both_backends!(
+    bad_tokens_get_one_indistinguishable_401,
+    expired_and_revoked_tokens_are_refused_at_once,
+    malformed_bodies_are_400_and_invalid_ones_422,
+    invalid_queries_are_422,
+    oversized_bodies_are_413,
+    unknown_routes_and_methods_answer_http_error,
+    another_tenants_objects_do_not_exist,
+);
+
+const GROUPS: &str = "/api/svc/v1/secret-groups";
+
+async fn bad_tokens_get_one_indistinguishable_401(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let unknown = secret_groups_server::auth::generate_token();
+    let cases: [Option<String>; 6] = [
+        None,
+        Some("Bearer".to_owned()),
+        Some("Bearer not-a-token".to_owned()),
+        Some(format!("Bearer {unknown}")),
+        Some(format!("Basic {}", server.token)),
+        Some(format!("Bearer {}x", server.token)),
+    ];
+    let mut bodies = Vec::new();
+    for header in cases {
+        let mut request = server.http().get(server.url(GROUPS));
+        if let Some(header) = &header {
+            request = request.header("authorization", header);
+        }
+        let response = request.send().await.expect("GET");
+        assert_eq!(response.headers().get("www-authenticate").map(|v| v.to_str().unwrap_or("")), Some("Bearer"));
+        bodies.push(assert_http_error(response, 401, "unauthenticated").await);
+    }
+    assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]), "401 bodies differ: {bodies:?}");
+    // The scheme is case-insensitive (RFC 9110).
+    let response = server
+        .http()
+        .get(server.url(GROUPS))
+        .header("authorization", format!("bearer {}", server.token))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 200);
+    server.stop().await;
+}
+
+async fn expired_and_revoked_tokens_are_refused_at_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let expired = server.token_for("default", "admin@localhost").await;
+    let revoked = server.token_for("default", "admin@localhost").await;
+    for token in [&expired, &revoked] {
+        let response = server.http().get(server.url(GROUPS)).bearer_auth(token).send().await.expect("GET");
+        assert_eq!(response.status(), 200, "valid before");
+    }
+    let hash = |t: &str| secret_groups_server::auth::hash_token(t);
+    sqlx::query("UPDATE access_tokens SET expires_at = $1 WHERE token_hash = $2")
+        .bind(secret_groups_server::store::now_ms() - 1)
+        .bind(hash(&expired))
+        .execute(server.state.db.pool())
+        .await
+        .expect("expire");
+    sqlx::query("UPDATE access_tokens SET revoked_at = $1 WHERE token_hash = $2")
+        .bind(secret_groups_server::store::now_ms())
+        .bind(hash(&revoked))
+        .execute(server.state.db.pool())
+        .await
+        .expect("revoke");
+    for token in [&expired, &revoked] {
+        let response = server.http().get(server.url(GROUPS)).bearer_auth(token).send().await.expect("GET");
+        assert_http_error(response, 401, "unauthenticated").await;
+    }
+    let response = server.http().get(server.url(GROUPS)).bearer_auth(&server.token).send().await.expect("GET");
+    assert_eq!(response.status(), 200, "other tokens are unaffected");
+    server.stop().await;
+}
+
+async fn malformed_bodies_are_400_and_invalid_ones_422(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let url = server.url(GROUPS);
+    let post = |body: String, content_type: &'static str| {
+        server.http().post(&url).bearer_auth(&server.token).header("content-type", content_type).body(body).send()
+    };
+    let ok = |name: &str| json!({"name": name, "integrationId": "internal-secret-store", "secrets": []});
+
+    assert_http_error(post("{\"name\": ".to_owned(), "application/json").await.expect("POST"), 400, "malformed_body")
+        .await;
+    assert_http_error(
+        post(format!("{} trailing", ok("x-trailing")), "application/json").await.expect("POST"),
+        400,
+        "malformed_body",
+    )
+    .await;
+    assert_http_error(post(ok("x-plain").to_string(), "text/plain").await.expect("POST"), 400, "malformed_body").await;
+
+    let name = unique("invalid");
+    let too_long = "v".repeat(65_537);
+    let too_many: Vec<Value> = (0..501).map(|i| json!({"key": format!("K{i}"), "value": "v"})).collect();
+    let cases = [
+        (json!({"integrationId": "internal-secret-store", "secrets": []}), "name"),
+        (json!({"name": 42, "integrationId": "internal-secret-store", "secrets": []}), "name"),
+        (json!({"name": "bad name", "integrationId": "internal-secret-store", "secrets": []}), "name"),
+        (json!({"name": "a:b", "integrationId": "internal-secret-store", "secrets": []}), "name"),
+        (json!({"name": name, "integrationId": "aws-store", "secrets": []}), "integrationId"),
+        (
+            json!({"name": name, "integrationId": "internal-secret-store", "secrets": [{"key": "BAD KEY", "value": "v"}]}),
+            "secrets[0].key",
+        ),
+        (
+            json!({"name": name, "integrationId": "internal-secret-store", "secrets": [{"key": "K", "value": too_long}]}),
+            "secrets[0].value",
+        ),
+        (
+            json!({"name": name, "integrationId": "internal-secret-store", "secrets": [{"key": "K", "value": "a"}, {"key": "K", "value": "b"}]}),
+            "secrets[1].key",
+        ),
+        (json!({"name": name, "integrationId": "internal-secret-store", "secrets": too_many}), "secrets"),
+        (
+            json!({"name": name, "integrationId": "internal-secret-store", "secrets": [{"key": "K", "value": null}]}),
+            "secrets[0].value",
+        ),
+    ];
+    for (body, field) in cases {
+        let response = post(body.to_string(), "application/json").await.expect("POST");
+        let error = assert_http_error(response, 422, "validation_failed").await;
+        assert!(error["message"].as_str().unwrap_or("").contains(field), "{field}: {error}");
+    }
+    let listed = server.client().list_secret_groups().search(name.as_str()).send().await.expect("list").into_inner();
+    assert_eq!(listed.pagination.total, 0, "a rejected create stored something");
+    server.stop().await;
+}
+
+async fn invalid_queries_are_422(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    for query in ["limit=0", "limit=1001", "limit=ten", "offset=-1", "offset=1.5"] {
+        let response = server
+            .http()
+            .get(server.url(&format!("{GROUPS}?{query}")))
+            .bearer_auth(&server.token)
+            .send()
+            .await
+            .expect("GET");
+        let error = assert_http_error(response, 422, "validation_failed").await;
+        let param = query.split('=').next().unwrap_or_default();
+        assert_eq!(error["details"][0]["field"], param, "{query}: {error}");
+    }
+    let response = server
+        .http()
+        .get(server.url(&format!("{GROUPS}?limit=1000&unknownParam=x")))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 200, "unknown query parameters are ignored");
+    server.stop().await;
+}
+
+async fn oversized_bodies_are_413(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let name = unique("huge");
+    let value = "v".repeat(60_000);
+    let secrets: Vec<Value> = (0..80).map(|i| json!({"key": format!("K{i}"), "value": value})).collect();
+    let body = json!({"name": name, "integrationId": "internal-secret-store", "secrets": secrets});
+    assert!(body.to_string().len() > secret_groups_server::api::MAX_BODY_BYTES);
+    let response =
+        server.http().post(server.url(GROUPS)).bearer_auth(&server.token).json(&body).send().await.expect("POST");
+    assert_http_error(response, 413, "payload_too_large").await;
+    let listed = server.client().list_secret_groups().search(name.as_str()).send().await.expect("list").into_inner();
+    assert_eq!(listed.pagination.total, 0);
+    server.stop().await;
+}
+
+async fn unknown_routes_and_methods_answer_http_error(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let response =
+        server.http().get(server.url("/api/svc/v1/nothing-here")).bearer_auth(&server.token).send().await.expect("GET");
+    assert_http_error(response, 404, "not_found").await;
+    let response = server.http().patch(server.url(GROUPS)).bearer_auth(&server.token).send().await.expect("PATCH");
+    assert_http_error(response, 405, "method_not_allowed").await;
+    let response = server.http().get(server.url("/healthz")).send().await.expect("GET");
+    assert_eq!(response.status(), 200);
+    let response = server.http().get(server.url("/readyz")).send().await.expect("GET");
+    assert_eq!(response.status(), 200);
+    server.stop().await;
+}
+
+async fn another_tenants_objects_do_not_exist(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mine = server.client();
+    let name = unique("shared-name");
+    let group = create_group(&mine, &name, &[("PASSWORD", "tenant-a-secret")]).await;
+    let secret_id = group.associated_secrets[0].id.clone();
+
+    let other_token = server.other_tenant("tenant-b").await;
+    let theirs = server.client_with(&other_token);
+    let (status, _) = expect_error(theirs.get_secret_group().id(&group.id).send().await);
+    assert_eq!(status, 404);
+    let (status, _) = expect_error(theirs.get_secret().id(&secret_id).send().await);
+    assert_eq!(status, 404);
+    let (status, _) = expect_error(theirs.delete_secret().id(&secret_id).send().await);
+    assert_eq!(status, 404);
+    let (status, _) = expect_error(theirs.delete_secret_group().id(&group.id).send().await);
+    assert_eq!(status, 404);
+    let (status, _) = expect_error(
+        theirs
+            .update_secret_group()
+            .id(&group.id)
+            .body(secret_groups_client::types::UpdateSecretGroupRequest {
+                secrets: vec![crate::harness::update_input("PASSWORD", Some("stolen"))],
+            })
+            .send()
+            .await,
+    );
+    assert_eq!(status, 404);
+    let listed = theirs.list_secret_groups().send().await.expect("list").into_inner();
+    assert_eq!(listed.pagination.total, 0);
+    let by_fqn = theirs.list_secret_groups().fqn(format!("default:{name}")).send().await.expect("list").into_inner();
+    assert!(by_fqn.data.is_empty());
+    let url = server.url("/api/svc/v1/secrets");
+    let response = server
+        .http()
+        .post(&url)
+        .bearer_auth(&other_token)
+        .json(&json!({"withValue": true, "secretFqns": [format!("default:{name}:PASSWORD")]}))
+        .send()
+        .await
+        .expect("POST");
+    let text = response.text().await.expect("text");
+    assert!(!text.contains("tenant-a-secret"), "a value crossed tenants: {text}");
+    let response = server
+        .http()
+        .post(&url)
+        .bearer_auth(&other_token)
+        .json(&json!({"secretGroupId": group.id}))
+        .send()
+        .await
+        .expect("POST");
+    assert_http_error(response, 404, "not_found").await;
+
+    // Names are unique per tenant, not globally.
+    let theirs_group = create_group(&theirs, &name, &[("PASSWORD", "tenant-b-secret")]).await;
+    assert_eq!(theirs_group.fqn, format!("tenant-b:{name}"));
+    assert_eq!(theirs_group.tenant_name, "tenant-b");
+
+    let still = crate::harness::get_secret(&mine, &secret_id).await;
+    assert_eq!(still.value.as_deref(), Some("tenant-a-secret"));
+    server.stop().await;
+}

@@ -41,7 +41,10 @@ fn all_keys(value: &Value, out: &mut Vec<String>) {
 
 fn is_millis_utc(text: &str) -> bool {
     // 2026-11-27T10:00:00.000Z
-    text.len() == 24 && text.ends_with('Z') && text.as_bytes()[19] == b'.' && chrono::DateTime::parse_from_rfc3339(text).is_ok()
+    text.len() == 24
+        && text.ends_with('Z')
+        && text.as_bytes()[19] == b'.'
+        && chrono::DateTime::parse_from_rfc3339(text).is_ok()
 }
 
 async fn create_returns_the_group_with_keys_but_no_values(backend: Backend) {
@@ -63,7 +66,9 @@ async fn create_returns_the_group_with_keys_but_no_values(backend: Backend) {
     let (status, created) = json_of(response).await;
     assert_eq!(status, 200, "{created}");
     let group = &created["data"];
-    for field in ["id", "fqn", "name", "tenantName", "accountId", "integrationId", "createdBy", "createdAt", "updatedAt"] {
+    for field in
+        ["id", "fqn", "name", "tenantName", "accountId", "integrationId", "createdBy", "createdAt", "updatedAt"]
+    {
         assert!(group[field].as_str().is_some_and(|v| !v.is_empty()), "{field} missing in {group}");
     }
     assert_eq!(group["fqn"], format!("default:{name}"));
@@ -77,7 +82,8 @@ async fn create_returns_the_group_with_keys_but_no_values(backend: Backend) {
         json!({"type": "secret-group", "name": name, "integration_fqn": "internal:secret-store:internal-secret-store",
                "collaborators": [{"subject": "user:admin@localhost", "role_id": "secret-group-admin"}]})
     );
-    let keys: Vec<&str> = group["associatedSecrets"].as_array().expect("array").iter().filter_map(|s| s["name"].as_str()).collect();
+    let keys: Vec<&str> =
+        group["associatedSecrets"].as_array().expect("array").iter().filter_map(|s| s["name"].as_str()).collect();
     assert_eq!(keys, ["STRIPE_KEY", "DB_URL"]);
     assert_eq!(group["associatedSecrets"][0]["fqn"], format!("default:{name}:STRIPE_KEY"));
     let mut keys_on_wire = Vec::new();
@@ -136,7 +142,8 @@ async fn list_pages_in_creation_order_and_ends_past_the_last_page(backend: Backe
     assert_eq!(requests, 4, "pages at offsets 0, 2, 4, 5");
     assert_eq!(seen, created, "every group once, in creation order");
 
-    let past = client.list_secret_groups().search(marker.as_str()).offset(1000).send().await.expect("list").into_inner();
+    let past =
+        client.list_secret_groups().search(marker.as_str()).offset(1000).send().await.expect("list").into_inner();
     assert!(past.data.is_empty());
     assert_eq!(past.pagination.total, 5);
     server.stop().await;
@@ -149,11 +156,19 @@ async fn list_filters_by_exact_fqn_and_case_insensitive_search(backend: Backend)
     let group = create_group(&client, &name, &[("Stripe_Webhook_Key", "v")]).await;
     let other = create_group(&client, &format!("{name}-x"), &[("K", "v")]).await;
 
-    let by_fqn = client.list_secret_groups().fqn(format!("default:{name}")).limit(std::num::NonZeroU64::MIN).send().await.expect("list").into_inner();
+    let by_fqn = client
+        .list_secret_groups()
+        .fqn(format!("default:{name}"))
+        .limit(std::num::NonZeroU64::MIN)
+        .send()
+        .await
+        .expect("list")
+        .into_inner();
     assert_eq!(by_fqn.data.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(), [group.id.as_str()]);
     assert_eq!(by_fqn.pagination.total, 1, "exact match, not a prefix");
 
-    let wrong_tenant = client.list_secret_groups().fqn(format!("elsewhere:{name}")).send().await.expect("list").into_inner();
+    let wrong_tenant =
+        client.list_secret_groups().fqn(format!("elsewhere:{name}")).send().await.expect("list").into_inner();
     assert!(wrong_tenant.data.is_empty());
 
     // A substring of a secret key, in another case, finds the group holding it.
@@ -170,7 +185,8 @@ async fn list_filters_by_exact_fqn_and_case_insensitive_search(backend: Backend)
     // `attributes` as repeated keys and comma-separated: accepted, every field still returned.
     for query in ["attributes=id&attributes=name", "attributes=id,name"] {
         let url = server.url(&format!("/api/svc/v1/secret-groups?search={name}&{query}"));
-        let (status, body) = json_of(server.http().get(url).bearer_auth(&server.token).send().await.expect("GET")).await;
+        let (status, body) =
+            json_of(server.http().get(url).bearer_auth(&server.token).send().await.expect("GET")).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["data"][0]["tenantName"], "default", "{body}");
     }
@@ -235,7 +251,8 @@ async fn concurrent_creates_of_one_name_make_exactly_one_group(backend: Backend)
         *statuses.entry(status).or_insert(0) += 1;
     }
     assert_eq!(statuses, BTreeMap::from([(200, 1), (409, 7)]));
-    let listed = server.client().list_secret_groups().fqn(format!("default:{name}")).send().await.expect("list").into_inner();
+    let listed =
+        server.client().list_secret_groups().fqn(format!("default:{name}")).send().await.expect("list").into_inner();
     assert_eq!(listed.pagination.total, 1);
     assert_eq!(listed.data[0].associated_secrets.len(), 1, "the winner's secrets, nothing else");
     server.stop().await;
@@ -245,7 +262,8 @@ async fn update_versions_changed_values_keeps_bare_keys_and_deletes_omitted_ones
     let server = TestServer::start(backend).await;
     let client = server.client();
     let group = create_group(&client, &unique("upd"), &[("A", "a1"), ("B", "b1"), ("C", "c1"), ("E", "e1")]).await;
-    let ids: BTreeMap<String, String> = group.associated_secrets.iter().map(|s| (s.name.clone(), s.id.clone())).collect();
+    let ids: BTreeMap<String, String> =
+        group.associated_secrets.iter().map(|s| (s.name.clone(), s.id.clone())).collect();
 
     let updated = client
         .update_secret_group()
@@ -270,7 +288,8 @@ async fn update_versions_changed_values_keeps_bare_keys_and_deletes_omitted_ones
 
     let a = get_secret(&client, &ids["A"]).await;
     assert_eq!(a.value.as_deref(), Some("a2"));
-    let versions: Vec<(i64, Option<&str>)> = a.secret_versions.iter().map(|v| (v.version, v.value.as_deref())).collect();
+    let versions: Vec<(i64, Option<&str>)> =
+        a.secret_versions.iter().map(|v| (v.version, v.value.as_deref())).collect();
     assert_eq!(versions, [(1, Some("a1")), (2, Some("a2"))], "a changed value adds a version");
     assert_eq!(a.secret_versions[1].fqn, format!("{}:2", a.fqn));
 
@@ -378,7 +397,10 @@ async fn create_or_update_matches_by_name_and_dry_run_stores_nothing(backend: Ba
         .expect("add a secret");
 
     // Updates the same group (matched by name), leaving its secrets alone.
-    let collaborators = vec![("user:admin@localhost", types::CollaboratorRoleId::SecretGroupAdmin), ("team:ops", types::CollaboratorRoleId::SecretGroupViewer)];
+    let collaborators = vec![
+        ("user:admin@localhost", types::CollaboratorRoleId::SecretGroupAdmin),
+        ("team:ops", types::CollaboratorRoleId::SecretGroupViewer),
+    ];
     let updated = upsert(manifest(&name, Some(collaborators.clone())), false).await.expect("update").into_inner().data;
     assert_eq!(updated.id, created.id);
     assert_eq!(updated.associated_secrets.len(), 1);
@@ -397,13 +419,33 @@ async fn create_or_update_rejects_unknown_integrations_and_bad_collaborators(bac
     let name = unique("badmanifest");
     let url = server.url("/api/svc/v1/secret-groups");
     let cases = [
-        (json!({"type": "secret-group", "name": name, "integration_fqn": "internal:aws:aws-1:secret-store:x"}), 404, "not_found"),
-        (json!({"type": "secret-group", "name": name, "integration_fqn": "internal:secret-store:internal-secret-store",
-                "collaborators": [{"subject": "nobody", "role_id": "secret-group-admin"}]}), 422, "validation_failed"),
-        (json!({"type": "secret-group", "name": name, "integration_fqn": "internal:secret-store:internal-secret-store",
-                "collaborators": [{"subject": "user:a@b.c", "role_id": "owner"}]}), 422, "validation_failed"),
-        (json!({"type": "other", "name": name, "integration_fqn": "internal:secret-store:internal-secret-store"}), 422, "validation_failed"),
-        (json!({"type": "secret-group", "name": "bad name", "integration_fqn": "internal:secret-store:internal-secret-store"}), 422, "validation_failed"),
+        (
+            json!({"type": "secret-group", "name": name, "integration_fqn": "internal:aws:aws-1:secret-store:x"}),
+            404,
+            "not_found",
+        ),
+        (
+            json!({"type": "secret-group", "name": name, "integration_fqn": "internal:secret-store:internal-secret-store",
+                "collaborators": [{"subject": "nobody", "role_id": "secret-group-admin"}]}),
+            422,
+            "validation_failed",
+        ),
+        (
+            json!({"type": "secret-group", "name": name, "integration_fqn": "internal:secret-store:internal-secret-store",
+                "collaborators": [{"subject": "user:a@b.c", "role_id": "owner"}]}),
+            422,
+            "validation_failed",
+        ),
+        (
+            json!({"type": "other", "name": name, "integration_fqn": "internal:secret-store:internal-secret-store"}),
+            422,
+            "validation_failed",
+        ),
+        (
+            json!({"type": "secret-group", "name": "bad name", "integration_fqn": "internal:secret-store:internal-secret-store"}),
+            422,
+            "validation_failed",
+        ),
     ];
     for (manifest, status, code) in cases {
         let response = server

@@ -53,7 +53,6 @@ pub struct TestServer {
     /// The bootstrap admin's token in tenant `default`.
     pub token: String,
     pub state: AppState,
-    pub database_url: String,
     postgres_database: Option<String>,
     _dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
@@ -98,7 +97,6 @@ impl TestServer {
             base_url: format!("http://{address}"),
             token,
             state,
-            database_url,
             postgres_database,
             _dir: dir,
             shutdown: Some(shutdown),

@@ -14,9 +14,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Number, Value};
 
 /// The keys of a path item that are operations.
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "patch", "head", "options", "trace",
-];
+const METHODS: [&str; 8] = ["get", "put", "post", "delete", "patch", "head", "options", "trace"];
 
 /// How many `$ref` hops [`resolve`] follows before giving up, so a reference cycle cannot hang us.
 const MAX_REF_HOPS: usize = 16;
@@ -51,12 +49,7 @@ pub fn diff(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
 
 fn paths(doc: &Value) -> Value {
     let mut out = Map::new();
-    for (path, item) in doc
-        .get("paths")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
+    for (path, item) in doc.get("paths").and_then(Value::as_object).into_iter().flatten() {
         let item = resolve(doc, item);
         // Parameters declared on the path item apply to every operation under it.
         let shared = item.get("parameters");
@@ -140,15 +133,9 @@ fn parameter(param: &Value) -> Value {
         "query" | "cookie" => ("form", true),
         _ => ("simple", false),
     };
-    let style = param
-        .get("style")
-        .and_then(Value::as_str)
-        .unwrap_or(default_style);
+    let style = param.get("style").and_then(Value::as_str).unwrap_or(default_style);
     // OpenAPI: `explode` defaults to true for `form` and to false for every other style.
-    let explode = param
-        .get("explode")
-        .and_then(Value::as_bool)
-        .unwrap_or(style == "form");
+    let explode = param.get("explode").and_then(Value::as_bool).unwrap_or(style == "form");
     if style != default_style {
         out.insert("style".into(), Value::String(style.into()));
     }
@@ -225,19 +212,9 @@ fn media_types(content: &Value) -> Value {
 /// and request bodies were already resolved into the operations that use them.
 fn components(doc: &Value) -> Value {
     let components = doc.get("components");
-    let section = |name: &str| {
-        components
-            .and_then(|c| c.get(name))
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-    };
-    let schemas = section("schemas")
-        .map(|(name, s)| (name.clone(), schema(s)))
-        .collect();
-    let security_schemes = section("securitySchemes")
-        .map(|(name, s)| (name.clone(), security_scheme(s)))
-        .collect();
+    let section = |name: &str| components.and_then(|c| c.get(name)).and_then(Value::as_object).into_iter().flatten();
+    let schemas = section("schemas").map(|(name, s)| (name.clone(), schema(s))).collect();
+    let security_schemes = section("securitySchemes").map(|(name, s)| (name.clone(), security_scheme(s))).collect();
     let mut out = Map::new();
     out.insert("schemas".into(), Value::Object(schemas));
     out.insert("securitySchemes".into(), Value::Object(security_schemes));
@@ -287,8 +264,8 @@ fn schema_object(map: &Map<String, Value>) -> Value {
 /// Keys that document a schema without constraining it, plus the spelled-out defaults.
 fn is_annotation(key: &str, value: &Value) -> bool {
     match key {
-        "description" | "title" | "example" | "examples" | "$schema" | "$comment"
-        | "externalDocs" | "contentMediaType" | "contentEncoding" => true,
+        "description" | "title" | "example" | "examples" | "$schema" | "$comment" | "externalDocs"
+        | "contentMediaType" | "contentEncoding" => true,
         "deprecated" | "readOnly" | "writeOnly" | "nullable" => *value == Value::Bool(false),
         _ => key.starts_with("x-"),
     }
@@ -297,16 +274,10 @@ fn is_annotation(key: &str, value: &Value) -> bool {
 /// Normalises the schemas nested under `key`; other keyword values are kept as they are.
 fn subschemas(key: &str, value: &Value) -> Value {
     match key {
-        "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" => {
-            match value.as_object() {
-                Some(map) => Value::Object(
-                    map.iter()
-                        .map(|(name, s)| (name.clone(), schema(s)))
-                        .collect(),
-                ),
-                None => value.clone(),
-            }
-        }
+        "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" => match value.as_object() {
+            Some(map) => Value::Object(map.iter().map(|(name, s)| (name.clone(), schema(s))).collect()),
+            None => value.clone(),
+        },
         "allOf" | "oneOf" | "anyOf" | "prefixItems" => schema_list(value),
         "items"
         | "additionalItems"
@@ -320,11 +291,7 @@ fn subschemas(key: &str, value: &Value) -> Value {
         | "then"
         | "else" => {
             // Old-style tuple `items` is an array of schemas.
-            if value.is_array() {
-                schema_list(value)
-            } else {
-                schema(value)
-            }
+            if value.is_array() { schema_list(value) } else { schema(value) }
         }
         _ => value.clone(),
     }
@@ -475,8 +442,7 @@ fn strip_null_variant(s: &mut Map<String, Value>, key: &str) -> bool {
     let Some(Value::Array(variants)) = s.get(key) else {
         return false;
     };
-    let (nulls, rest): (Vec<Value>, Vec<Value>) =
-        variants.iter().cloned().partition(is_null_schema);
+    let (nulls, rest): (Vec<Value>, Vec<Value>) = variants.iter().cloned().partition(is_null_schema);
     if nulls.is_empty() || rest.is_empty() {
         return false;
     }
@@ -535,8 +501,8 @@ fn push_all_of(s: &mut Map<String, Value>, schema: Value) {
 /// Next to `allOf: [{$ref}]`, a `type` that only existed to admit `null` (3.1 `["object", "null"]`)
 /// or that repeats `object` says nothing the reference does not.
 fn drop_redundant_wrapper_type(s: &mut Map<String, Value>, type_admitted_null: bool) {
-    let is_ref_wrapper = s.len() == 2
-        && matches!(s.get("allOf"), Some(Value::Array(all)) if all.len() == 1 && is_bare_ref(&all[0]));
+    let is_ref_wrapper =
+        s.len() == 2 && matches!(s.get("allOf"), Some(Value::Array(all)) if all.len() == 1 && is_bare_ref(&all[0]));
     let redundant = match s.get("type") {
         Some(Value::String(t)) => type_admitted_null || t == "object",
         _ => false,
@@ -559,9 +525,7 @@ fn unwrap_bare_all_of(mut s: Map<String, Value>) -> Value {
 }
 
 fn is_bare_ref(schema: &Value) -> bool {
-    schema
-        .as_object()
-        .is_some_and(|map| map.len() == 1 && map.get("$ref").is_some_and(Value::is_string))
+    schema.as_object().is_some_and(|map| map.len() == 1 && map.get("$ref").is_some_and(Value::is_string))
 }
 
 fn ref_schema(reference: Value) -> Value {
@@ -597,18 +561,12 @@ fn walk(pointer: &str, a: &Value, b: &Value, lines: &mut Vec<String>) {
         }
         // Lists of schemas (allOf, security, ...) are compared item by item; lists of plain
         // values (required, enum, tags) read better whole.
-        (Value::Array(xs), Value::Array(ys))
-            if xs.len() == ys.len() && xs.iter().chain(ys).any(is_container) =>
-        {
+        (Value::Array(xs), Value::Array(ys)) if xs.len() == ys.len() && xs.iter().chain(ys).any(is_container) => {
             for (index, (x, y)) in xs.iter().zip(ys).enumerate() {
                 walk(&format!("{pointer}/{index}"), x, y, lines);
             }
         }
-        _ => lines.push(format!(
-            "{pointer}: checked-in {} vs server {}",
-            show(a),
-            show(b)
-        )),
+        _ => lines.push(format!("{pointer}: checked-in {} vs server {}", show(a), show(b))),
     }
 }
 
@@ -669,11 +627,7 @@ fn canonical_numbers(value: &Value) -> Value {
     match value {
         Value::Number(n) => Value::Number(canonical_number(n)),
         Value::Array(items) => Value::Array(items.iter().map(canonical_numbers).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, v)| (key.clone(), canonical_numbers(v)))
-                .collect(),
-        ),
+        Value::Object(map) => Value::Object(map.iter().map(|(key, v)| (key.clone(), canonical_numbers(v))).collect()),
         other => other.clone(),
     }
 }
@@ -684,9 +638,7 @@ fn canonical_number(n: &Number) -> Number {
     }
     match n.as_f64() {
         // `i64::MAX as f64` is 2^63, just outside i64, hence the strict comparison.
-        Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => {
-            Number::from(f as i64)
-        }
+        Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => Number::from(f as i64),
         _ => n.clone(),
     }
 }
@@ -961,44 +913,28 @@ fn doc_3_1() -> Value {
 
 /// Sets the value at `pointer` (which must exist) in a copy of `doc`.
 fn with(mut doc: Value, pointer: &str, value: Value) -> Value {
-    *doc.pointer_mut(pointer)
-        .expect("pointer exists in the test document") = value;
+    *doc.pointer_mut(pointer).expect("pointer exists in the test document") = value;
     doc
 }
 
 #[test]
 fn equal_apis_in_3_0_and_3_1_have_no_differences() {
     let lines = diff(&neutral(&doc_3_0()), &neutral(&doc_3_1()));
-    assert!(
-        lines.is_empty(),
-        "unexpected differences:\n{}",
-        lines.join("\n")
-    );
+    assert!(lines.is_empty(), "unexpected differences:\n{}", lines.join("\n"));
 }
 
 #[test]
 fn a_changed_operation_id_is_reported_at_the_operation_id() {
-    let server = with(
-        doc_3_1(),
-        "/paths/~1api~1things~1{id}/get/operationId",
-        "getThingz".into(),
-    );
+    let server = with(doc_3_1(), "/paths/~1api~1things~1{id}/get/operationId", "getThingz".into());
     assert_eq!(
         diff(&neutral(&doc_3_0()), &neutral(&server)),
-        vec![
-            "/paths/~1api~1things~1{id}/get/operationId: checked-in \"getThing\" vs server \"getThingz\""
-                .to_string()
-        ]
+        vec!["/paths/~1api~1things~1{id}/get/operationId: checked-in \"getThing\" vs server \"getThingz\"".to_string()]
     );
 }
 
 #[test]
 fn a_changed_parameter_maximum_is_reported_at_the_maximum() {
-    let server = with(
-        doc_3_1(),
-        "/paths/~1api~1things~1{id}/get/parameters/1/schema/maximum",
-        999.into(),
-    );
+    let server = with(doc_3_1(), "/paths/~1api~1things~1{id}/get/parameters/1/schema/maximum", 999.into());
     assert_eq!(
         diff(&neutral(&doc_3_0()), &neutral(&server)),
         vec![
@@ -1010,17 +946,10 @@ fn a_changed_parameter_maximum_is_reported_at_the_maximum() {
 
 #[test]
 fn a_changed_nullability_is_reported_at_the_property() {
-    let server = with(
-        doc_3_1(),
-        "/components/schemas/Thing/properties/name/type",
-        "string".into(),
-    );
+    let server = with(doc_3_1(), "/components/schemas/Thing/properties/name/type", "string".into());
     assert_eq!(
         diff(&neutral(&doc_3_0()), &neutral(&server)),
-        vec![
-            "/components/schemas/Thing/properties/name/nullable: only on the checked-in side: true"
-                .to_string()
-        ]
+        vec!["/components/schemas/Thing/properties/name/nullable: only on the checked-in side: true".to_string()]
     );
 
     // A nullable reference that lost its nullability on the server.
@@ -1030,16 +959,10 @@ fn a_changed_nullability_is_reported_at_the_property() {
         serde_json::json!({ "$ref": "#/components/schemas/Owner" }),
     );
     let lines = diff(&neutral(&doc_3_0()), &neutral(&server));
-    assert!(
-        lines
-            .iter()
-            .all(|line| line.starts_with("/components/schemas/Thing/properties/owner/")),
-        "{lines:?}"
-    );
+    assert!(lines.iter().all(|line| line.starts_with("/components/schemas/Thing/properties/owner/")), "{lines:?}");
     assert!(
         lines.contains(
-            &"/components/schemas/Thing/properties/owner/nullable: only on the checked-in side: true"
-                .to_string()
+            &"/components/schemas/Thing/properties/owner/nullable: only on the checked-in side: true".to_string()
         ),
         "{lines:?}"
     );
@@ -1058,25 +981,17 @@ fn a_response_on_one_side_only_is_reported() {
     let lines = diff(&neutral(&doc_3_0()), &neutral(&server));
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
-        lines[0].starts_with(
-            "/paths/~1api~1things~1{id}/get/responses/404: only on the checked-in side: "
-        ),
+        lines[0].starts_with("/paths/~1api~1things~1{id}/get/responses/404: only on the checked-in side: "),
         "{lines:?}"
     );
-    assert_eq!(
-        lines[1],
-        "/paths/~1api~1things~1{id}/get/responses/500: only on the server side: {}"
-    );
+    assert_eq!(lines[1], "/paths/~1api~1things~1{id}/get/responses/500: only on the server side: {}");
 }
 
 #[test]
 fn pointer_tokens_escape_tilde_and_slash() {
     let a = serde_json::json!({ "a/b~c": 1 });
     let b = serde_json::json!({ "a/b~c": 2 });
-    assert_eq!(
-        diff(&a, &b),
-        vec!["/a~1b~0c: checked-in 1 vs server 2".to_string()]
-    );
+    assert_eq!(diff(&a, &b), vec!["/a~1b~0c: checked-in 1 vs server 2".to_string()]);
 }
 
 #[test]
@@ -1094,15 +1009,9 @@ fn schema_spellings_reduce_to_one_form() {
         assert_eq!(schema(&spelling), canonical_nullable_ref, "{spelling}");
     }
     // A lone `allOf` around a reference is the reference.
-    assert_eq!(
-        schema(&serde_json::json!({ "allOf": [reference()], "description": "d" })),
-        reference()
-    );
+    assert_eq!(schema(&serde_json::json!({ "allOf": [reference()], "description": "d" })), reference());
     // `type: ["null"]` alone stays the null type; a `null` in an enum means nullable.
-    assert_eq!(
-        schema(&serde_json::json!({ "type": ["null"] })),
-        serde_json::json!({ "type": "null" })
-    );
+    assert_eq!(schema(&serde_json::json!({ "type": ["null"] })), serde_json::json!({ "type": "null" }));
     assert_eq!(
         schema(&serde_json::json!({ "enum": ["a", null] })),
         serde_json::json!({ "enum": ["a"], "nullable": true })
