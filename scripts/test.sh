@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The project's one test command (README "Run the tests"; .ci/run calls exactly this):
+#   1. every Rust test with `cargo test` — unit tests, the contract test, and the integration
+#      suite, each integration test on SQLite and on PostgreSQL;
+#   2. TrueFoundry's official Python SDK against the real server (scripts/sdk-tests.sh),
+#      again on both backends.
+# PostgreSQL must be reachable at 127.0.0.1:5432 (or SG_TEST_POSTGRES_URL); when it is a local
+# Debian cluster that is down, this script starts it. Nothing is skipped.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+LOGS="$ROOT/target/test-logs"
+mkdir -p "$LOGS"
+
+ensure_postgres() {
+  if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then return 0; fi
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    echo "==> starting the local PostgreSQL cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+    for _ in $(seq 1 30); do
+      pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null && return 0
+      sleep 1
+    done
+  fi
+  echo "PostgreSQL is not reachable at 127.0.0.1:5432; the suite needs it (see README)." >&2
+  return 1
+}
+
+ensure_postgres || exit 1
+
+echo "==> cargo test (Rust: unit, contract, integration on SQLite and PostgreSQL)"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$LOGS/cargo-test.log"
+cargo_rc=${PIPESTATUS[0]}
+
+echo "==> TrueFoundry Python SDK suite (SQLite and PostgreSQL)"
+"$ROOT/scripts/sdk-tests.sh" 2>&1 | tee "$LOGS/sdk-tests.log"
+sdk_rc=${PIPESTATUS[0]}
+
+# One closing line over both runners, so a reader (or CI) sees the whole count at once.
+summary=$(python3 - "$LOGS/cargo-test.log" "$LOGS/sdk-tests.log" <<'PY'
+import re, sys
+passed = failed = 0
+cargo = open(sys.argv[1], errors="replace").read()
+for p, f in re.findall(r"^test result: \w+\. (\d+) passed; (\d+) failed", cargo, re.M):
+    passed += int(p); failed += int(f)
+sdk = open(sys.argv[2], errors="replace").read()
+for line in sdk.splitlines():
+    if re.search(r"\bin [\d.]+s\b", line) and re.search(r"\d+ (passed|failed)", line):
+        passed += sum(int(n) for n in re.findall(r"(\d+) passed", line))
+        failed += sum(int(n) for n in re.findall(r"(\d+) (?:failed|error)", line))
+print(f"{passed} passed, {failed} failed")
+PY
+)
+echo "cargo test exit $cargo_rc; sdk suite exit $sdk_rc"
+echo "$summary"
+[ "$cargo_rc" -eq 0 ] && [ "$sdk_rc" -eq 0 ]
