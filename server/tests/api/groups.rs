@@ -284,7 +284,7 @@ async fn update_versions_changed_values_keeps_bare_keys_and_deletes_omitted_ones
     let names: Vec<&str> = updated.associated_secrets.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["A", "B", "E", "D"]);
     assert!(updated.associated_secrets.iter().all(|s| s.value.is_none()));
-    assert!(updated.updated_at > group.updated_at || updated.updated_at == group.updated_at);
+    assert!(updated.updated_at >= group.updated_at);
 
     let a = get_secret(&client, &ids["A"]).await;
     assert_eq!(a.value.as_deref(), Some("a2"));
