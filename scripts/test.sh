@@ -3,7 +3,9 @@
 #   1. every Rust test with `cargo test` — unit tests, the contract test, and the integration
 #      suite, each integration test on SQLite and on PostgreSQL;
 #   2. TrueFoundry's official Python SDK against the real server (scripts/sdk-tests.sh),
-#      again on both backends.
+#      again on both backends;
+#   3. the contract checks for every consumer of the document (scripts/contract.sh): lint,
+#      clients in Python/TypeScript/Go, schemathesis, breaking-change guard, Swagger UI.
 # PostgreSQL must be reachable at 127.0.0.1:5432 (or SG_TEST_POSTGRES_URL); when it is a local
 # Debian cluster that is down, this script starts it. Nothing is skipped.
 set -uo pipefail
@@ -37,8 +39,12 @@ echo "==> TrueFoundry Python SDK suite (SQLite and PostgreSQL)"
 "$ROOT/scripts/sdk-tests.sh" 2>&1 | tee "$LOGS/sdk-tests.log"
 sdk_rc=${PIPESTATUS[0]}
 
-# One closing line over both runners, so a reader (or CI) sees the whole count at once.
-summary=$(python3 - "$LOGS/cargo-test.log" "$LOGS/sdk-tests.log" <<'PY'
+echo "==> contract checks (scripts/contract.sh)"
+"$ROOT/scripts/contract.sh" 2>&1 | tee "$LOGS/contract.log"
+contract_rc=${PIPESTATUS[0]}
+
+# One closing line over all runners, so a reader (or CI) sees the whole count at once.
+summary=$(python3 - "$LOGS/cargo-test.log" "$LOGS/sdk-tests.log" "$LOGS/contract.log" <<'PY'
 import re, sys
 passed = failed = 0
 cargo = open(sys.argv[1], errors="replace").read()
@@ -49,9 +55,12 @@ for line in sdk.splitlines():
     if re.search(r"\bin [\d.]+s\b", line) and re.search(r"\d+ (passed|failed)", line):
         passed += sum(int(n) for n in re.findall(r"(\d+) passed", line))
         failed += sum(int(n) for n in re.findall(r"(\d+) (?:failed|error)", line))
+contract = open(sys.argv[3], errors="replace").read()
+passed += len(re.findall(r"^PASS ", contract, re.M))
+failed += len(re.findall(r"^FAIL ", contract, re.M))
 print(f"{passed} passed, {failed} failed")
 PY
 )
-echo "cargo test exit $cargo_rc; sdk suite exit $sdk_rc"
+echo "cargo test exit $cargo_rc; sdk suite exit $sdk_rc; contract checks exit $contract_rc"
 echo "$summary"
-[ "$cargo_rc" -eq 0 ] && [ "$sdk_rc" -eq 0 ]
+[ "$cargo_rc" -eq 0 ] && [ "$sdk_rc" -eq 0 ] && [ "$contract_rc" -eq 0 ]

@@ -13,6 +13,8 @@ use utoipa::ToSchema;
 pub const GROUP_NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$";
 /// Secret key rule (10b): a valid environment variable name, plus `.` and `-`.
 pub const SECRET_KEY_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$";
+/// Secret value rule: any text without U+0000, which PostgreSQL's `text` cannot store.
+pub const SECRET_VALUE_PATTERN: &str = r"^[^\x00]*$";
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 pub const MAX_SECRETS_PER_GROUP: usize = 500;
 
@@ -188,7 +190,7 @@ pub struct SecretGroup {
 pub struct SecretInput {
     #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")]
     pub key: String,
-    #[schema(max_length = 65536)]
+    #[schema(max_length = 65536, pattern = r"^[^\x00]*$")]
     pub value: String,
 }
 
@@ -197,7 +199,7 @@ pub struct UpdateSecretInput {
     #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")]
     pub key: String,
     #[serde(default)]
-    #[schema(max_length = 65536)]
+    #[schema(max_length = 65536, pattern = r"^[^\x00]*$")]
     pub value: Option<String>,
 }
 

@@ -6,6 +6,7 @@
 mod docs;
 mod extract;
 mod health;
+mod objects_only;
 mod responses;
 mod secret_groups;
 mod secrets;

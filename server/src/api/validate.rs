@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use crate::{
     error::ApiError,
-    model::{GROUP_NAME_PATTERN, MAX_SECRETS_PER_GROUP, MAX_VALUE_BYTES, SECRET_KEY_PATTERN},
+    model::{GROUP_NAME_PATTERN, MAX_SECRETS_PER_GROUP, MAX_VALUE_BYTES, SECRET_KEY_PATTERN, SECRET_VALUE_PATTERN},
 };
 
 /// `^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$`
@@ -30,8 +30,20 @@ pub fn is_collaborator_subject(subject: &str) -> bool {
         && subject.split_once(':').is_some_and(|(kind, rest)| {
             matches!(kind, "user" | "team" | "virtualaccount")
                 && !rest.is_empty()
-                && !rest.chars().any(|c| c == ':' || c.is_whitespace())
+                && !rest.chars().any(|c| c == ':' || is_ecma_whitespace(c))
         })
+}
+
+/// `\s` of the document's patterns, which JSON Schema reads as ECMA-262 regular expressions:
+/// WhiteSpace and LineTerminator. Rust's `char::is_whitespace` (Unicode White_Space) differs in
+/// two characters: it has U+0085 and lacks U+FEFF, so `user:a\u{85}b` matched the document and
+/// was refused (schemathesis' `positive_data_acceptance` found it).
+fn is_ecma_whitespace(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}' | '\u{feff}'
+    )
 }
 
 pub fn group_name(field: &str, name: &str) -> Result<(), ApiError> {
@@ -74,6 +86,14 @@ pub fn secrets<'a>(entries: impl ExactSizeIterator<Item = (&'a str, Option<&'a s
                 format!("must be at most {MAX_VALUE_BYTES} characters"),
             ));
         }
+        // `pattern: ^[^\x00]*$`: PostgreSQL's text cannot hold U+0000, and a value must read back
+        // exactly as written on either backend (schemathesis found the 500 on PostgreSQL).
+        if value.is_some_and(|v| v.contains('\0')) {
+            return Err(ApiError::validation(
+                format!("secrets[{index}].value"),
+                format!("must match {SECRET_VALUE_PATTERN} (no NUL character)"),
+            ));
+        }
     }
     Ok(())
 }
@@ -107,8 +127,12 @@ mod tests {
         for good in ["user:a@b.c", "team:ops", "virtualaccount:ci"] {
             assert!(is_collaborator_subject(good), "{good}");
         }
-        for bad in ["user:", "group:x", "user:a b", "user:a:b", "a@b.c"] {
+        for bad in ["user:", "group:x", "user:a b", "user:a:b", "a@b.c", "user:a\u{feff}b", "user:a\u{2028}"] {
             assert!(!is_collaborator_subject(bad), "{bad}");
+        }
+        // Not whitespace to ECMA-262 (U+0085 is to Unicode), so the pattern takes it.
+        for good in ["user:a\u{85}b", "team:\u{1c}x", "user:\u{180e}"] {
+            assert!(is_collaborator_subject(good), "{good:?}");
         }
     }
 
@@ -119,5 +143,7 @@ mod tests {
         assert!(secrets([("A", Some("1")), ("A", Some("2"))].into_iter()).is_err());
         assert!(secrets([("1A", Some("1"))].into_iter()).is_err());
         assert!(secrets([("A", Some(big.as_str()))].into_iter()).is_err());
+        assert!(secrets([("A", Some("a\0b"))].into_iter()).is_err());
+        assert!(secrets([("A", Some("ünïcödé \u{1F511}"))].into_iter()).is_ok());
     }
 }

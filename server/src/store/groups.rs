@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 
-use super::{Db, StoreError, StoreResult, new_id, now_ms, on_unique};
+use super::{Db, StoreError, StoreResult, is_storable, new_id, now_ms, on_unique};
 
 /// Who is writing, as recorded in `created_by_*` columns.
 #[derive(Debug, Clone)]
@@ -109,6 +109,9 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> StoreResult<(i64, Vec<GroupWithSecrets>)> {
+    if !filter.name.iter().chain(&filter.search).all(|text| is_storable(text)) {
+        return Ok((0, Vec::new()));
+    }
     let mut conditions = vec!["g.tenant_id = $1".to_owned()];
     let mut binds = vec![tenant_id.to_owned()];
     if let Some(name) = &filter.name {
@@ -152,6 +155,9 @@ pub async fn list(
 }
 
 pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<GroupWithSecrets> {
+    if !is_storable(id) {
+        return Err(StoreError::NotFound("secret group"));
+    }
     let mut conn = db.pool().acquire().await?;
     load(&mut conn, tenant_id, id).await
 }
@@ -227,6 +233,9 @@ pub async fn update(
     id: &str,
     entries: &[(String, Option<String>)],
 ) -> StoreResult<GroupWithSecrets> {
+    if !is_storable(id) {
+        return Err(StoreError::NotFound("secret group"));
+    }
     let now = now_ms();
     let mut wtx = db.begin_write().await?;
     let conn: &mut AnyConnection = &mut wtx.tx;
@@ -300,6 +309,9 @@ pub async fn update(
 
 /// Deletes the group with its secrets and their versions (foreign keys cascade).
 pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
+    if !is_storable(id) {
+        return Err(StoreError::NotFound("secret group"));
+    }
     let mut wtx = db.begin_write().await?;
     let deleted = sqlx::query("DELETE FROM secret_groups WHERE id = $1 AND tenant_id = $2")
         .bind(id)

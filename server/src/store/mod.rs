@@ -152,6 +152,14 @@ impl Db {
     }
 }
 
+/// False for text that no row can hold: PostgreSQL's `text` cannot store U+0000, and a query
+/// binding such a string fails (a 500) instead of matching nothing. Ids, names and keys never
+/// contain it and values are refused with it (`api::validate::secrets`), so a lookup by such a
+/// string finds nothing without asking the database, the same on both backends.
+pub(crate) fn is_storable(text: &str) -> bool {
+    !text.contains('\0')
+}
+
 /// Milliseconds since the Unix epoch, the unit of every timestamp column.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

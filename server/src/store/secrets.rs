@@ -6,7 +6,7 @@ use sqlx::{AssertSqlSafe, FromRow};
 use super::{
     Db, StoreError, StoreResult,
     groups::{SecretRow, select_secrets},
-    now_ms,
+    is_storable, now_ms,
 };
 
 #[derive(Debug, Clone, FromRow)]
@@ -43,6 +43,14 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> StoreResult<(i64, Vec<SecretRow>)> {
+    if filter.group_id.as_deref().is_some_and(|id| !is_storable(id)) {
+        return Err(StoreError::NotFound("secret group"));
+    }
+    // Pairs no row can hold match nothing (and cannot be bound on PostgreSQL).
+    let names: Option<Vec<&(String, String)>> = filter
+        .names
+        .as_ref()
+        .map(|names| names.iter().filter(|(group, key)| is_storable(group) && is_storable(key)).collect());
     let mut conn = db.pool().acquire().await?;
     if let Some(group_id) = &filter.group_id {
         let exists: Option<String> =
@@ -55,7 +63,7 @@ pub async fn list(
             return Err(StoreError::NotFound("secret group"));
         }
     }
-    if matches!(&filter.names, Some(names) if names.is_empty()) {
+    if matches!(&names, Some(names) if names.is_empty()) {
         return Ok((0, Vec::new()));
     }
 
@@ -65,7 +73,7 @@ pub async fn list(
         binds.push(group_id.clone());
         conditions.push(format!("s.group_id = ${}", binds.len()));
     }
-    if let Some(names) = &filter.names {
+    if let Some(names) = &names {
         let mut alternatives = Vec::with_capacity(names.len());
         for (group, key) in names {
             binds.push(group.clone());
@@ -100,6 +108,9 @@ pub async fn list(
 
 /// The secret with its current value and all its versions, oldest first.
 pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<(SecretRow, Vec<VersionRow>)> {
+    if !is_storable(id) {
+        return Err(StoreError::NotFound("secret"));
+    }
     let mut conn = db.pool().acquire().await?;
     let secret: Option<SecretRow> =
         sqlx::query_as(concat!(select_secrets_with_values!(), "WHERE s.id = $1 AND s.tenant_id = $2"))
@@ -119,6 +130,9 @@ pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<(SecretRow, 
 
 /// Deletes the secret and its versions; the group's `updated_at` moves on.
 pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
+    if !is_storable(id) {
+        return Err(StoreError::NotFound("secret"));
+    }
     let mut wtx = db.begin_write().await?;
     let group_id: Option<String> =
         sqlx::query_scalar("DELETE FROM secrets WHERE id = $1 AND tenant_id = $2 RETURNING group_id")

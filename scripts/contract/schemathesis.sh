@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Schemathesis against the real server: every phase (examples, coverage, fuzzing, stateful through
+# the document's links) and every check, with a fixed seed and a bounded number of examples, as
+# configured in tests/contract/schemathesis.toml (where warnings are failures too).
+#
+#   scripts/contract/schemathesis.sh            on SQLite
+#   BACKEND=postgres scripts/contract/schemathesis.sh
+#   scripts/contract/schemathesis.sh --output-sanitize false   (extra arguments go to `st run`)
+#
+# JUnit report: ci-artifacts/schemathesis-junit.xml (…-postgres.xml on PostgreSQL).
+source "$(dirname "$0")/lib.sh"
+
+BACKEND="${BACKEND:-sqlite}"
+CONFIG="$ROOT/tests/contract/schemathesis.toml"
+
+venv schemathesis schemathesis==4.32.5
+start_server "$BACKEND"
+
+junit="$ARTIFACTS/schemathesis-junit.xml"
+[[ "$BACKEND" == sqlite ]] || junit="$ARTIFACTS/schemathesis-junit-$BACKEND.xml"
+rm -f "$junit"
+
+log "schemathesis $(st --version | awk '{print $NF}') against $SG_URL ($BACKEND)"
+# The hooks and cache paths of the config are relative to the repository root; Hypothesis keeps
+# its own files under target/ too.
+cd "$ROOT"
+export HYPOTHESIS_STORAGE_DIRECTORY="$ROOT/target/schemathesis/hypothesis"
+set +e
+st --config-file "$CONFIG" run "$SPEC" \
+  --url "$SG_URL" \
+  -H "Authorization: Bearer $SG_TOKEN" \
+  --checks all \
+  --phases examples,coverage,fuzzing,stateful \
+  --report junit --report-junit-path "$junit" \
+  --no-color \
+  "$@"
+status=$?
+set -e
+
+if [[ ! -s "$junit" ]]; then
+  log "schemathesis wrote no JUnit report ($junit)"
+  exit 1
+fi
+if ((status != 0)); then
+  log "schemathesis failed (exit $status); report: ${junit#"$ROOT"/}"
+  exit "$status"
+fi
+log "schemathesis passed; report: ${junit#"$ROOT"/}"
