@@ -16,6 +16,10 @@
 # and its own server log under target/sdk-logs/. The run fails if any test fails
 # or if the server log contains the token or any secret value the tests used
 # (they all contain the marker `sdk-secret-`).
+#
+# Besides SG_URL and SG_TOKEN, pytest gets SG_SERVER_BIN (absolute path of the server
+# binary) and SG_DATABASE_URL (the database the server runs on), so tests can create
+# users and tokens with the operator CLI (`users create`, `tokens create`).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -109,6 +113,8 @@ resolve_server_bin() {
     echo "error: server binary $SERVER_BIN does not exist or is not executable" >&2
     exit 1
   fi
+  # pytest runs from $ROOT and calls the binary (operator CLI): make the path absolute
+  SERVER_BIN="$(cd "$(dirname "$SERVER_BIN")" && pwd)/$(basename "$SERVER_BIN")"
 }
 
 # ------------------------------------------------------------------ helpers
@@ -179,7 +185,8 @@ run_backend() {
   rc=0
   (
     cd "$ROOT" &&
-      SG_URL="$url" SG_TOKEN="$token" PYTHONDONTWRITEBYTECODE=1 \
+      SG_URL="$url" SG_TOKEN="$token" SG_SERVER_BIN="$SERVER_BIN" SG_DATABASE_URL="$db_url" \
+        PYTHONDONTWRITEBYTECODE=1 \
         "$VENV/bin/python" -m pytest tests/sdk -q -p no:cacheprovider "${PYTEST_ARGS[@]}"
   ) || rc=$?
 

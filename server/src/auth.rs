@@ -12,10 +12,14 @@ use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+
 use crate::{
     error::ApiError,
     state::AppState,
-    store::{groups::Actor, identity, now_ms},
+    store::{access, groups::Actor, identity, now_ms, tokens},
 };
 
 pub const TOKEN_PREFIX: &str = "sgt_";
@@ -48,20 +52,66 @@ pub fn hash_token(token: &str) -> String {
     hex
 }
 
+/// Who is calling: a user (by personal access token) or a virtual account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    User { id: String, email: String },
+    VirtualAccount { id: String, name: String },
+}
+
 /// The authenticated caller of a request. Every handler that takes one is scoped to
-/// `tenant_id`.
+/// `tenant_id`; what it may do there is decided in `crate::authz`.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user_id: String,
-    pub email: String,
+    pub principal: Principal,
     pub tenant_id: String,
     pub tenant_name: String,
+    /// Tenant admins may do anything in their tenant; virtual accounts never are.
     pub is_tenant_admin: bool,
 }
 
 impl Caller {
+    /// The principal's id (user id or virtual account id).
+    pub fn id(&self) -> &str {
+        match &self.principal {
+            Principal::User { id, .. } | Principal::VirtualAccount { id, .. } => id,
+        }
+    }
+
+    /// The readable name: the user's e-mail or the account's name.
+    pub fn slug(&self) -> &str {
+        match &self.principal {
+            Principal::User { email, .. } => email,
+            Principal::VirtualAccount { name, .. } => name,
+        }
+    }
+
+    /// The collaborator subject naming this caller (`user:<email>`, `virtualaccount:<name>`).
+    pub fn subject(&self) -> String {
+        match &self.principal {
+            Principal::User { email, .. } => format!("user:{email}"),
+            Principal::VirtualAccount { name, .. } => format!("virtualaccount:{name}"),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<&str> {
+        match &self.principal {
+            Principal::User { id, .. } => Some(id),
+            Principal::VirtualAccount { .. } => None,
+        }
+    }
+
     pub fn actor(&self) -> Actor {
-        Actor { tenant_id: self.tenant_id.clone(), user_id: self.user_id.clone(), email: self.email.clone() }
+        Actor { tenant_id: self.tenant_id.clone(), user_id: self.id().to_owned(), email: self.slug().to_owned() }
+    }
+
+    /// The identity role queries are about.
+    pub fn access_principal(&self) -> access::Principal {
+        let (user_id, virtual_account_id) = match &self.principal {
+            Principal::User { id, .. } => (id.clone(), String::new()),
+            Principal::VirtualAccount { id, .. } => (String::new(), id.clone()),
+        };
+        access::Principal { tenant_id: self.tenant_id.clone(), user_id, virtual_account_id }
     }
 }
 
@@ -69,34 +119,61 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION);
+        // A request without credentials guesses nothing, so only presented credentials count
+        // towards the failure limit.
+        let Some(header) = header else {
+            return Err(ApiError::unauthenticated());
+        };
+        let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        if let Some(retry_after) = client.and_then(|ip| state.auth_limiter.blocked_for(ip)) {
+            return Err(ApiError::rate_limited(retry_after));
+        }
+        let token = header
+            .to_str()
+            .ok()
             .and_then(|value| {
                 let (scheme, token) = value.split_once(' ')?;
                 scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
             })
-            .filter(|token| is_well_formed(token))
-            .ok_or_else(ApiError::unauthenticated)?;
-        let hash = hash_token(token);
-        let owner = identity::token_owner(&state.db, &hash).await?.ok_or_else(ApiError::unauthenticated)?;
-        let now = now_ms();
-        let valid = bool::from(owner.token_hash.as_bytes().ct_eq(hash.as_bytes()))
-            && owner.revoked_at.is_none()
-            && owner.expires_at.is_none_or(|at| at > now)
-            && owner.deactivated_at.is_none();
-        if !valid {
-            return Err(ApiError::unauthenticated());
+            .filter(|token| is_well_formed(token));
+        let caller = match token {
+            Some(token) => verify(state, token).await?,
+            None => None,
+        };
+        match caller {
+            Some(caller) => Ok(caller),
+            None => {
+                if let Some(ip) = client {
+                    state.auth_limiter.record_failure(ip);
+                }
+                Err(ApiError::unauthenticated())
+            }
         }
-        Ok(Caller {
-            user_id: owner.user_id,
-            email: owner.email,
-            tenant_id: owner.tenant_id,
-            tenant_name: owner.tenant_name,
-            is_tenant_admin: owner.tenant_role == identity::ROLE_TENANT_ADMIN,
-        })
     }
+}
+
+/// The caller a token stands for, if it is valid now.
+async fn verify(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
+    let hash = hash_token(token);
+    let Some(owner) = tokens::owner(&state.db, &hash).await? else {
+        return Ok(None);
+    };
+    if !bool::from(owner.token_hash.as_bytes().ct_eq(hash.as_bytes())) || !owner.is_valid_at(now_ms()) {
+        return Ok(None);
+    }
+    let principal = match (owner.user_id, owner.email, owner.va_id, owner.va_name) {
+        (Some(id), Some(email), _, _) => Principal::User { id, email },
+        (_, _, Some(id), Some(name)) => Principal::VirtualAccount { id, name },
+        _ => return Ok(None),
+    };
+    Ok(Some(Caller {
+        is_tenant_admin: matches!(principal, Principal::User { .. })
+            && owner.tenant_role.as_deref() == Some(identity::ROLE_TENANT_ADMIN),
+        principal,
+        tenant_id: owner.tenant_id,
+        tenant_name: owner.tenant_name,
+    }))
 }
 
 #[cfg(test)]

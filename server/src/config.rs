@@ -26,6 +26,47 @@ pub enum Command {
     /// Manage access tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Manage users (there is no sign-up: an operator creates them).
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user in a tenant (a tenant member, or with --admin a tenant admin).
+    Create(CreateUserArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// Create a tenant. Give it a first admin with `users create --tenant NAME --admin`.
+    Create(CreateTenantArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateUserArgs {
+    /// The user's e-mail (their name in collaborators: `user:<email>`).
+    #[arg(long)]
+    pub email: String,
+    /// The user's tenant.
+    #[arg(long, env = "SG_TENANT", default_value = "default")]
+    pub tenant: String,
+    /// Make the user a tenant admin.
+    #[arg(long)]
+    pub admin: bool,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateTenantArgs {
+    /// The tenant's name (the first part of every FQN in it).
+    pub name: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +105,10 @@ pub struct ServeArgs {
     /// `manifest.integration_fqn` that create-or-update accepts.
     #[arg(long, env = "SG_INTEGRATION_FQN", default_value = "internal:secret-store:internal-secret-store")]
     pub integration_fqn: String,
+    /// Failed authentications one client address may make per minute before it gets 429
+    /// (0 turns the limit off).
+    #[arg(long, env = "SG_AUTH_FAILURE_LIMIT", default_value_t = 20)]
+    pub auth_failure_limit: u32,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -74,9 +119,9 @@ pub struct CreateTokenArgs {
     /// The user's tenant.
     #[arg(long, env = "SG_TENANT", default_value = "default")]
     pub tenant: String,
-    /// A name for the token, to tell tokens apart.
-    #[arg(long, default_value = "cli")]
-    pub name: String,
+    /// A name for the token, unique among the user's tokens (default: `cli-` and the time).
+    #[arg(long)]
+    pub name: Option<String>,
     #[command(flatten)]
     pub database: DatabaseArgs,
 }

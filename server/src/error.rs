@@ -21,11 +21,13 @@ pub struct ApiError {
     details: Vec<Value>,
     /// What the log gets for a server fault; never sent to the client.
     internal: Option<String>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: Vec::new(), internal: None }
+        Self { status, code, message: message.into(), details: Vec::new(), internal: None, retry_after: None }
     }
 
     pub fn malformed_body(message: impl Into<String>) -> Self {
@@ -78,6 +80,17 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message)
     }
 
+    /// Too many failed authentications from this client; `Retry-After` says when to retry.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        let mut err = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many failed authentications from this address; retry in {retry_after_secs} s"),
+        );
+        err.retry_after = Some(retry_after_secs);
+        err
+    }
+
     pub fn not_ready() -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "database is not reachable")
     }
@@ -106,6 +119,9 @@ impl IntoResponse for ApiError {
             details: (!self.details.is_empty()).then_some(self.details),
         };
         let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -118,6 +134,8 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             StoreError::Conflict(message) => ApiError::conflict(message),
+            StoreError::Forbidden(message) => ApiError::forbidden(message),
+            StoreError::Unknown(message) => ApiError::not_found(message),
             StoreError::Invalid { field, problem } => ApiError::validation(field, problem),
             StoreError::Database(e) => ApiError::internal(format!("database: {e}")),
             StoreError::Corrupt(detail) => ApiError::internal(format!("corrupt row: {detail}")),

@@ -6,9 +6,11 @@
 
 pub mod api;
 pub mod auth;
+pub mod authz;
 pub mod config;
 pub mod error;
 pub mod model;
+pub mod ratelimit;
 pub mod server;
 pub mod state;
 pub mod store;

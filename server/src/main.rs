@@ -1,6 +1,6 @@
 use clap::Parser as _;
 use secret_groups_server::{
-    config::{Cli, Command, TokensCommand},
+    config::{Cli, Command, TenantsCommand, TokensCommand, UsersCommand},
     server,
 };
 use tracing_subscriber::EnvFilter;
@@ -17,5 +17,7 @@ async fn main() -> anyhow::Result<()> {
         None => server::serve(cli.serve).await,
         Some(Command::Serve(args)) => server::serve(args).await,
         Some(Command::Tokens(TokensCommand::Create(args))) => server::create_token(args).await,
+        Some(Command::Users(UsersCommand::Create(args))) => server::create_user(args).await,
+        Some(Command::Tenants(TenantsCommand::Create(args))) => server::create_tenant(args).await,
     }
 }

@@ -1,17 +1,21 @@
 //! Starting the service: database, first-start bootstrap, listener, graceful shutdown; and the
 //! one-shot commands of the CLI.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::{
     api, auth,
-    config::{CreateTokenArgs, ServeArgs},
+    config::{CreateTenantArgs, CreateTokenArgs, CreateUserArgs, ServeArgs},
+    ratelimit::AuthLimiter,
     state::{AppState, Integration},
-    store::{Db, identity},
+    store::{Db, identity, tokens},
 };
+
+/// The window over which failed authentications are counted.
+const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 /// Connects to the database, bootstraps a fresh one and builds the state.
 pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
@@ -20,6 +24,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
     Ok(AppState {
         db,
         integration: Arc::new(Integration { id: args.integration_id.clone(), fqn: args.integration_fqn.clone() }),
+        auth_limiter: Arc::new(AuthLimiter::new(args.auth_failure_limit, AUTH_FAILURE_WINDOW)),
     })
 }
 
@@ -54,7 +59,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let db = state.db.clone();
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "serving; Swagger UI at /swagger-ui/");
-    axum::serve(listener, api::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    // The peer address feeds the failed-authentication limit.
+    let app = api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -88,10 +95,48 @@ async fn shutdown_signal() {
 pub async fn create_token(args: CreateTokenArgs) -> anyhow::Result<()> {
     let db = Db::connect(&args.database.database_url).await.context("cannot open the database")?;
     let token = auth::generate_token();
-    identity::create_token(&db, &args.tenant, &args.email, &args.name, &auth::hash_token(&token))
-        .await
-        .with_context(|| format!("cannot create a token for {} in tenant {}", args.email, args.tenant))?;
+    let name = args.name.unwrap_or_else(|| format!("cli-{}", chrono::Utc::now().format("%Y%m%d%H%M%S%3f")));
+    let result = async {
+        let tenant = identity::tenant_by_name(&db, &args.tenant).await?;
+        tokens::create_pat(&db, &tenant.id, &args.email, &name, &auth::hash_token(&token), None).await
+    }
+    .await;
     db.close().await;
+    result.with_context(|| format!("cannot create a token for {} in tenant {}", args.email, args.tenant))?;
     println!("{token}");
+    Ok(())
+}
+
+/// `users create`: adds a user to a tenant.
+pub async fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
+    // E-mails tell users from virtual accounts in stored slugs (see api::view::subject).
+    anyhow::ensure!(
+        args.email.contains('@') && !args.email.contains(':') && !args.email.chars().any(char::is_whitespace),
+        "--email must be an e-mail address"
+    );
+    let db = Db::connect(&args.database.database_url).await.context("cannot open the database")?;
+    let role = if args.admin { identity::ROLE_TENANT_ADMIN } else { identity::ROLE_TENANT_MEMBER };
+    let result = async {
+        let tenant = identity::tenant_by_name(&db, &args.tenant).await?;
+        identity::create_user(&db, &tenant.id, &args.email, role).await
+    }
+    .await;
+    db.close().await;
+    let user = result.with_context(|| format!("cannot create user {} in tenant {}", args.email, args.tenant))?;
+    println!("created {role} {} (id {}) in tenant {}", user.email, user.id, args.tenant);
+    Ok(())
+}
+
+/// `tenants create`: adds a tenant.
+pub async fn create_tenant(args: CreateTenantArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        crate::api::is_tenant_name(&args.name),
+        "a tenant name is 2 to 127 letters, digits, `.`, `_` or `-`, starting with a letter or digit"
+    );
+    let db = Db::connect(&args.database.database_url).await.context("cannot open the database")?;
+    let result = identity::create_tenant(&db, &args.name).await;
+    db.close().await;
+    let tenant = result.with_context(|| format!("cannot create tenant {}", args.name))?;
+    println!("created tenant {} (id {})", tenant.name, tenant.id);
     Ok(())
 }

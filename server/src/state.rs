@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::store::Db;
+use crate::{ratelimit::AuthLimiter, store::Db};
 
 /// The secret-store integration this server is (10b): its own encrypted store.
 #[derive(Debug, Clone)]
@@ -23,4 +23,5 @@ impl Default for Integration {
 pub struct AppState {
     pub db: Db,
     pub integration: Arc<Integration>,
+    pub auth_limiter: Arc<AuthLimiter>,
 }

@@ -18,6 +18,7 @@ from truefoundry_sdk import (
     Collaborator,
     SecretGroupManifest,
     SecretInput,
+    TeamManifest,
     UpdateSecretInput,
 )
 from truefoundry_sdk.core.api_error import ApiError
@@ -234,7 +235,9 @@ def test_create_or_update_creates_then_updates(client, tenant):
         fetched = client.secret_groups.get_by_fqn(f"{tenant}:{name}").data
         assert fetched.id == created.id
 
-        # a second upsert with the same name updates the same group
+        # a second upsert with the same name updates the same group; collaborators must name
+        # existing teams, so the team is made first
+        client.teams.create_or_update(manifest=TeamManifest(name="sdk-team", members=[]))
         updated = client.secret_groups.create_or_update(
             manifest=SecretGroupManifest(
                 name=name,
@@ -284,6 +287,7 @@ def test_create_or_update_dry_run_persists_nothing(client, tenant):
 
 def test_create_or_update_dry_run_changes_nothing_on_existing(client, make_group):
     group = make_group(secrets={"K": secret_value()})
+    client.teams.create_or_update(manifest=TeamManifest(name="sdk-dry-team", members=[]))
     answer = client.secret_groups.create_or_update(
         manifest=SecretGroupManifest(
             name=group_name(group),

@@ -80,10 +80,15 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
         // The only rejection a matched route can give is an id that is not UTF-8 once decoded
         // (`%FF`): no object has such an id, so it is a 404, the answer every `{id}` operation
         // documents (a 422 here was undocumented for the GETs; found by schemathesis' checks).
-        Path::<String>::from_request_parts(parts, state)
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map(|Path(id)| PathId(id))
-            .map_err(|rejection| ApiError::not_found(format!("no such object: {}", rejection.body_text())))
+            .map_err(|rejection| ApiError::not_found(format!("no such object: {}", rejection.body_text())))?;
+        // No id holds U+0000 (and PostgreSQL cannot even compare with one): not found, for every
+        // resource, before any handler or authorization query sees it.
+        if !crate::store::is_storable(&id) {
+            return Err(ApiError::not_found("no such object"));
+        }
+        Ok(PathId(id))
     }
 }
 
@@ -130,6 +135,19 @@ impl QueryPairs {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
             // Out of range, including past i64.
             _ => Err(ApiError::validation(name, format!("must be between {min} and {max}"))),
+        }
+    }
+
+    /// `limit` (1..=1000, default 100) and `offset` (≥ 0, default 0).
+    pub fn page(&self) -> Result<(i64, i64), ApiError> {
+        Ok((self.int("limit", 100, 1, 1000)?, self.int("offset", 0, 0, i64::MAX)?))
+    }
+
+    /// An optional boolean parameter.
+    pub fn opt_flag(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.last(name) {
+            None => Ok(None),
+            Some(_) => self.flag(name).map(Some),
         }
     }
 

@@ -7,11 +7,16 @@ mod docs;
 mod extract;
 mod health;
 mod objects_only;
+mod params;
 mod responses;
 mod secret_groups;
 mod secrets;
+mod teams;
+mod tokens;
+mod users;
 mod validate;
 mod view;
+mod virtual_accounts;
 
 use axum::{Router, extract::DefaultBodyLimit, response::IntoResponse};
 use tower_http::{
@@ -28,11 +33,16 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub use docs::{OPENAPI_JSON, OPENAPI_YAML};
 pub use extract::MAX_BODY_BYTES;
 
+/// Tenant names follow the group-name rule, so `<tenant>:<group>` FQNs stay unambiguous.
+pub fn is_tenant_name(name: &str) -> bool {
+    validate::is_group_name(name)
+}
+
 use crate::{error::ApiError, state::AppState};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "secret-groups", version = "1.0.0", license(name = "Apache-2.0")),
+    info(title = "secret-groups", version = "1.1.0", license(name = "Apache-2.0")),
     security(("bearerAuth" = [])),
     modifiers(&BearerAuth),
     components(responses(
@@ -43,10 +53,15 @@ use crate::{error::ApiError, state::AppState};
         responses::Conflict,
         responses::PayloadTooLarge,
         responses::UnprocessableEntity,
+        responses::TooManyRequests,
     )),
     tags(
         (name = "Secret Groups", description = "Named sets of secrets."),
         (name = "Secrets", description = "The secrets of the groups."),
+        (name = "Personal Access Tokens", description = "A user's API tokens."),
+        (name = "Virtual Accounts", description = "Service identities."),
+        (name = "Users", description = "The tenant's users."),
+        (name = "Teams", description = "Named sets of users."),
         (name = "Health", description = "Liveness and readiness probes."),
     )
 )]
@@ -82,6 +97,25 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(secrets::list_secrets))
         .routes(routes!(secrets::get_secret, secrets::delete_secret))
+        .routes(routes!(tokens::list_personal_access_tokens, tokens::create_personal_access_token))
+        .routes(routes!(tokens::create_personal_access_token_for_user))
+        .routes(routes!(tokens::revoke_all_personal_access_tokens))
+        .routes(routes!(tokens::delete_personal_access_token))
+        .routes(routes!(virtual_accounts::list_virtual_accounts, virtual_accounts::create_or_update_virtual_account))
+        .routes(routes!(virtual_accounts::virtual_account_exists))
+        .routes(routes!(virtual_accounts::get_virtual_account, virtual_accounts::delete_virtual_account))
+        .routes(routes!(virtual_accounts::get_virtual_account_token))
+        .routes(routes!(virtual_accounts::regenerate_virtual_account_token))
+        .routes(routes!(users::list_users))
+        .routes(routes!(users::update_user_roles))
+        .routes(routes!(users::deactivate_user))
+        .routes(routes!(users::activate_user))
+        .routes(routes!(users::get_user, users::delete_user))
+        .routes(routes!(users::get_current_user))
+        .routes(routes!(teams::create_or_update_team))
+        .routes(routes!(teams::list_teams))
+        .routes(routes!(teams::get_team, teams::delete_team))
+        .routes(routes!(teams::list_team_members))
 }
 
 /// The document as the server's code declares it (OpenAPI 3.1, from utoipa).

@@ -30,11 +30,18 @@ macro_rules! error_responses {
 
 error_responses! {
     BadRequest => "The body is not JSON, or not sent as `application/json`.";
-    Forbidden => "The caller may not do this to the group.";
+    Forbidden => "The caller's role does not allow this.";
     NotFound => "No such object in the caller's tenant.";
     Conflict => "The change clashes with the stored state, e.g. a group with that name exists.";
     PayloadTooLarge => "The request body is larger than 4 MiB.";
     UnprocessableEntity => "The request is well-formed but invalid: a missing field, a wrong type, a value out of range, a bad name or key. `details` says which field and why.";
+}
+
+fn header(schema_type: Type, description: &str) -> utoipa::openapi::Header {
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(schema_type)))
+        .description(Some(description))
+        .build()
 }
 
 /// 401 also names the `WWW-Authenticate` header it always carries.
@@ -42,13 +49,23 @@ pub struct Unauthorized;
 
 impl<'r> ToResponse<'r> for Unauthorized {
     fn response() -> (&'r str, RefOr<Response>) {
-        let header = HeaderBuilder::new()
-            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-            .description(Some("Always `Bearer`."))
-            .build();
         let response = error_response("The bearer token is missing, malformed, unknown, revoked or expired.")
-            .header("WWW-Authenticate", header)
+            .header("WWW-Authenticate", header(Type::String, "Always `Bearer`."))
             .build();
         ("Unauthorized", response.into())
+    }
+}
+
+/// 429 names its `Retry-After` header.
+pub struct TooManyRequests;
+
+impl<'r> ToResponse<'r> for TooManyRequests {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let response = error_response(
+            "Too many failed authentications came from this address; `Retry-After` says when to try again.",
+        )
+        .header("Retry-After", header(Type::Integer, "Seconds to wait."))
+        .build();
+        ("TooManyRequests", response.into())
     }
 }

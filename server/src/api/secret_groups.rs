@@ -1,15 +1,18 @@
 //! `/api/svc/v1/secret-groups`: list, create, create-or-update, get, update, delete.
 
 use axum::{Json, extract::State};
-use utoipa::IntoParams;
 
 use super::{
     extract::{JsonBody, PathId, QueryPairs},
-    responses::{BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnprocessableEntity},
+    params::{ForceDeleteParams, GroupFilterParams, PageParams},
+    responses::{
+        BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
+    },
     validate, view,
 };
 use crate::{
     auth::Caller,
+    authz::{self, GroupAction},
     error::ApiError,
     model::{
         Collaborator, CreateOrUpdateSecretGroupRequest, CreateSecretGroupRequest, DeleteSecretGroupResponse,
@@ -20,39 +23,6 @@ use crate::{
     store::groups::{self, GroupFilter, NewGroup},
 };
 
-/// Query parameters of the group list (documentation; parsed by [`QueryPairs`] because
-/// `attributes` comes both as repeated keys and comma-separated).
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct ListSecretGroupsParams {
-    /// Page size, 1 to 1000.
-    #[param(minimum = 1, maximum = 1000, default = 100, nullable = false)]
-    limit: Option<i64>,
-    /// Number of items to skip. Past the end the page is empty.
-    #[param(minimum = 0, default = 0, nullable = false)]
-    offset: Option<i64>,
-    /// Only the group with exactly this FQN (`<tenant>:<group>`).
-    #[param(nullable = false)]
-    fqn: Option<String>,
-    /// Case-insensitive substring of the group name or of a secret key in the group.
-    #[param(nullable = false)]
-    search: Option<String>,
-    /// Accepted for compatibility; all fields are always returned.
-    #[param(nullable = false, style = Form, explode)]
-    attributes: Option<Vec<String>>,
-}
-
-/// `forceDelete` of the delete operations.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query, rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct ForceDeleteParams {
-    /// Accepted for compatibility; the built-in store is always available, so it changes nothing.
-    #[param(default = false, nullable = false)]
-    force_delete: Option<bool>,
-}
-
 /// List secret groups
 ///
 /// Lists the caller's secret groups, oldest first, with their keys (never values).
@@ -61,10 +31,11 @@ pub struct ForceDeleteParams {
     path = "/api/svc/v1/secret-groups",
     tag = "Secret Groups",
     operation_id = "listSecretGroups",
-    params(ListSecretGroupsParams),
+    params(PageParams, GroupFilterParams),
     responses(
         (status = 200, description = "One page of groups, with the total number of matches.", body = ListSecretGroupsResponse),
         (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
         (status = 422, response = UnprocessableEntity),
     )
 )]
@@ -85,7 +56,9 @@ pub async fn list_secret_groups(
             None => return Ok(Json(empty_page(limit, offset))),
         }
     }
-    let (total, rows) = groups::list(&state.db, &caller.tenant_id, &filter, limit, offset).await?;
+    let visible = authz::visibility(&caller, GroupAction::See);
+    let visibility = visible.as_ref().map(|(principal, roles)| (principal, *roles));
+    let (total, rows) = groups::list(&state.db, &caller.tenant_id, &filter, visibility, limit, offset).await?;
     let data = rows.into_iter().map(|row| view::group(&caller, &state.integration, row)).collect::<Result<_, _>>()?;
     Ok(Json(ListSecretGroupsResponse { data, pagination: Pagination { total, offset, limit } }))
 }
@@ -107,6 +80,8 @@ fn empty_page(limit: i64, offset: i64) -> ListSecretGroupsResponse {
         (status = 200, description = "The created group.", body = SecretGroupResponse),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+        (status = 403, response = Forbidden),
         (status = 409, response = Conflict),
         (status = 413, response = PayloadTooLarge),
         (status = 422, response = UnprocessableEntity),
@@ -117,6 +92,7 @@ pub async fn create_secret_group(
     caller: Caller,
     JsonBody(body): JsonBody<CreateSecretGroupRequest>,
 ) -> Result<Json<SecretGroupResponse>, ApiError> {
+    authz::require_user(&caller)?;
     validate::group_name("name", &body.name)?;
     validate::length("integrationId", &body.integration_id, 1, 512)?;
     if body.integration_id != state.integration.id {
@@ -131,13 +107,14 @@ pub async fn create_secret_group(
         kind: ManifestType::SecretGroup,
         name: body.name.clone(),
         integration_fqn: state.integration.fqn.clone(),
-        collaborators: Some(vec![Collaborator { subject: format!("user:{}", caller.email), role_id: RoleId::Admin }]),
+        collaborators: Some(vec![Collaborator { subject: caller.subject(), role_id: RoleId::Admin }]),
         owned_by: None,
     };
     let new = NewGroup {
         name: body.name,
         integration_id: body.integration_id,
         manifest: manifest_json(&manifest)?,
+        collaborators: collaborator_rows(&manifest),
         secrets: body.secrets.into_iter().map(|s| (s.key, s.value)).collect(),
     };
     let row = groups::create(&state.db, &caller.actor(), new).await?;
@@ -158,6 +135,7 @@ pub async fn create_secret_group(
         (status = 200, description = "The group as stored (or, with `dryRun`, as it would be stored).", body = SecretGroupResponse),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -177,11 +155,18 @@ pub async fn create_or_update_secret_group(
     if collaborators.len() > 500 {
         return Err(ApiError::validation("manifest.collaborators", "must have at most 500 items"));
     }
+    let mut subjects = std::collections::HashSet::new();
     for (index, collaborator) in collaborators.iter().enumerate() {
         if !validate::is_collaborator_subject(&collaborator.subject) {
             return Err(ApiError::validation(
                 format!("manifest.collaborators[{index}].subject"),
                 "must be user:<email>, team:<name> or virtualaccount:<name>",
+            ));
+        }
+        if !subjects.insert(collaborator.subject.as_str()) {
+            return Err(ApiError::validation(
+                format!("manifest.collaborators[{index}].subject"),
+                format!("names {} a second time", collaborator.subject),
             ));
         }
     }
@@ -194,15 +179,26 @@ pub async fn create_or_update_secret_group(
             manifest.integration_fqn, state.integration.fqn
         )));
     }
+    let mut collaborators = collaborators;
+    if groups::id_by_name(&state.db, &caller.tenant_id, &manifest.name).await?.is_none() {
+        // Creating: only users create groups, and the creator becomes the group's admin.
+        authz::require_user(&caller)?;
+        if !collaborators.iter().any(|c| c.subject == caller.subject()) {
+            collaborators.push(Collaborator { subject: caller.subject(), role_id: RoleId::Admin });
+        }
+    }
     // Stored with `collaborators` always a list, so readers need not tell absent from empty.
     manifest.collaborators = Some(collaborators);
     let dry_run = body.dry_run.unwrap_or(false);
     let row = groups::upsert(
         &state.db,
         &caller.actor(),
+        &caller.access_principal(),
+        caller.is_tenant_admin,
         &manifest.name,
         &state.integration.id,
         &manifest_json(&manifest)?,
+        &collaborator_rows(&manifest),
         dry_run,
     )
     .await?;
@@ -221,6 +217,7 @@ pub async fn create_or_update_secret_group(
     responses(
         (status = 200, description = "The group.", body = SecretGroupResponse),
         (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     )
@@ -230,6 +227,7 @@ pub async fn get_secret_group(
     caller: Caller,
     PathId(id): PathId,
 ) -> Result<Json<SecretGroupResponse>, ApiError> {
+    authz::authorize_group(&state, &caller, &id, GroupAction::See).await?;
     let row = groups::get(&state.db, &caller.tenant_id, &id).await?;
     Ok(Json(SecretGroupResponse { data: view::group(&caller, &state.integration, row)? }))
 }
@@ -249,6 +247,7 @@ pub async fn get_secret_group(
         (status = 200, description = "The group after the update.", body = SecretGroupResponse),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -262,6 +261,7 @@ pub async fn update_secret_group(
     PathId(id): PathId,
     JsonBody(body): JsonBody<UpdateSecretGroupRequest>,
 ) -> Result<Json<SecretGroupResponse>, ApiError> {
+    authz::authorize_group(&state, &caller, &id, GroupAction::WriteSecrets).await?;
     if body.secrets.is_empty() {
         return Err(ApiError::validation("secrets", "must have at least one item"));
     }
@@ -283,6 +283,7 @@ pub async fn update_secret_group(
     responses(
         (status = 200, description = "The group is gone.", body = DeleteSecretGroupResponse),
         (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 422, response = UnprocessableEntity),
@@ -295,8 +296,14 @@ pub async fn delete_secret_group(
     query: QueryPairs,
 ) -> Result<Json<DeleteSecretGroupResponse>, ApiError> {
     query.flag("forceDelete")?;
+    authz::authorize_group(&state, &caller, &id, GroupAction::Manage).await?;
     groups::delete(&state.db, &caller.tenant_id, &id).await?;
     Ok(Json(DeleteSecretGroupResponse {}))
+}
+
+/// (subject, role id) rows of a manifest's collaborators, for the authorization tables.
+fn collaborator_rows(manifest: &SecretGroupManifest) -> Vec<(String, String)> {
+    manifest.collaborators.iter().flatten().map(|c| (c.subject.clone(), c.role_id.id().to_owned())).collect()
 }
 
 fn manifest_json(manifest: &SecretGroupManifest) -> Result<String, ApiError> {

@@ -4,12 +4,13 @@ use axum::{Json, extract::State};
 
 use super::{
     extract::{JsonBody, PathId, QueryPairs},
-    responses::{BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnprocessableEntity},
-    secret_groups::ForceDeleteParams,
+    params::ForceDeleteParams,
+    responses::{BadRequest, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity},
     view,
 };
 use crate::{
     auth::Caller,
+    authz::{self, GroupAction},
     error::ApiError,
     model::{DeleteSecretResponse, ListSecretsRequest, ListSecretsResponse, Pagination, SecretResponse},
     state::AppState,
@@ -33,6 +34,7 @@ const SECRET_URI_SCHEME: &str = "tfy-secret://";
         (status = 200, description = "One page of secrets, with the total number of matches.", body = ListSecretsResponse),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 413, response = PayloadTooLarge),
@@ -60,9 +62,18 @@ pub async fn list_secrets(
         Some(fqns) => Some(fqns.iter().filter_map(|fqn| own_group_and_key(&caller, fqn)).collect()),
         None => None,
     };
-    let filter = SecretFilter { group_id: body.secret_group_id, names };
     let with_value = body.with_value.unwrap_or(false);
-    let (total, rows) = secrets::list(&state.db, &caller.tenant_id, &filter, with_value, limit, offset).await?;
+    // Values are listed only from groups the caller may read values of; asking for the values
+    // of one named group without that right is refused rather than answered without values.
+    let action = if with_value { GroupAction::ReadValues } else { GroupAction::See };
+    if let Some(group_id) = &body.secret_group_id {
+        authz::authorize_group(&state, &caller, group_id, action).await?;
+    }
+    let visible = authz::visibility(&caller, action);
+    let visibility = visible.as_ref().map(|(principal, roles)| (principal, *roles));
+    let filter = SecretFilter { group_id: body.secret_group_id, names };
+    let (total, rows) =
+        secrets::list(&state.db, &caller.tenant_id, &filter, visibility, with_value, limit, offset).await?;
     let data = rows.into_iter().map(|row| view::secret(&caller, row, with_value)).collect();
     Ok(Json(ListSecretsResponse { data, pagination: Pagination { total, offset, limit } }))
 }
@@ -87,6 +98,7 @@ fn own_group_and_key(caller: &Caller, fqn: &str) -> Option<(String, String)> {
     responses(
         (status = 200, description = "The secret.", body = SecretResponse),
         (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     )
@@ -96,6 +108,7 @@ pub async fn get_secret(
     caller: Caller,
     PathId(id): PathId,
 ) -> Result<Json<SecretResponse>, ApiError> {
+    authz::authorize_secret(&state, &caller, &id, GroupAction::ReadValues).await?;
     let (row, version_rows) = secrets::get(&state.db, &caller.tenant_id, &id).await?;
     let mut secret = view::secret(&caller, row, true);
     secret.secret_versions = Some(view::versions(&secret, version_rows));
@@ -114,6 +127,7 @@ pub async fn get_secret(
     responses(
         (status = 200, description = "The number of deleted secrets.", body = DeleteSecretResponse),
         (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 422, response = UnprocessableEntity),
@@ -126,6 +140,7 @@ pub async fn delete_secret(
     query: QueryPairs,
 ) -> Result<Json<DeleteSecretResponse>, ApiError> {
     query.flag("forceDelete")?;
+    authz::authorize_secret(&state, &caller, &id, GroupAction::WriteSecrets).await?;
     secrets::delete(&state.db, &caller.tenant_id, &id).await?;
     Ok(Json(DeleteSecretResponse(1)))
 }

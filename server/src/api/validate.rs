@@ -54,6 +54,15 @@ pub fn group_name(field: &str, name: &str) -> Result<(), ApiError> {
     }
 }
 
+/// `pattern: ^[^\x00]*$` of free text that is stored as is (PostgreSQL's text cannot hold U+0000).
+pub fn no_nul(field: &str, text: &str) -> Result<(), ApiError> {
+    if text.contains('\0') {
+        Err(ApiError::validation(field, format!("must match {SECRET_VALUE_PATTERN} (no NUL character)")))
+    } else {
+        Ok(())
+    }
+}
+
 pub fn length(field: &str, text: &str, min: usize, max: usize) -> Result<(), ApiError> {
     let len = text.chars().count();
     if (min..=max).contains(&len) {

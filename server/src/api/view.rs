@@ -4,7 +4,9 @@
 use crate::{
     auth::Caller,
     error::ApiError,
-    model::{Secret, SecretGroup, SecretGroupManifest, SecretVersion, Subject, SubjectType, Timestamp},
+    model::{
+        Collaborator, RoleId, Secret, SecretGroup, SecretGroupManifest, SecretVersion, Subject, SubjectType, Timestamp,
+    },
     state::Integration,
     store::{
         groups::{GroupWithSecrets, SecretRow},
@@ -12,19 +14,29 @@ use crate::{
     },
 };
 
-pub fn subject(user_id: &str, email: &str) -> Subject {
+/// The subject that created something, from the stored id and slug. Users' slugs are e-mails
+/// (always with `@`); virtual accounts' are names, which may not contain `@`, so the slug tells
+/// the kind without another column.
+pub fn subject(id: &str, slug: &str) -> Subject {
     Subject {
-        subject_id: user_id.to_owned(),
-        subject_type: SubjectType::User,
-        subject_slug: Some(email.to_owned()),
-        subject_display_name: Some(email.to_owned()),
+        subject_id: id.to_owned(),
+        subject_type: if slug.contains('@') { SubjectType::User } else { SubjectType::Serviceaccount },
+        subject_slug: Some(slug.to_owned()),
+        subject_display_name: Some(slug.to_owned()),
     }
 }
 
 pub fn group(caller: &Caller, integration: &Integration, row: GroupWithSecrets) -> Result<SecretGroup, ApiError> {
-    let GroupWithSecrets { group, secrets } = row;
-    let manifest: SecretGroupManifest = serde_json::from_str(&group.manifest)
+    let GroupWithSecrets { group, secrets, collaborators } = row;
+    let mut manifest: SecretGroupManifest = serde_json::from_str(&group.manifest)
         .map_err(|e| ApiError::internal(format!("stored manifest of group {} is not valid: {e}", group.id)))?;
+    // Who holds a role now (a deleted user, team or account no longer does), not who was named.
+    manifest.collaborators = Some(
+        collaborators
+            .into_iter()
+            .filter_map(|(subject, role)| Some(Collaborator { subject, role_id: RoleId::from_id(&role)? }))
+            .collect(),
+    );
     let integration_id = if group.integration_id.is_empty() { integration.id.clone() } else { group.integration_id };
     Ok(SecretGroup {
         fqn: format!("{}:{}", caller.tenant_name, group.name),

@@ -9,7 +9,11 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 
-use super::{Db, StoreError, StoreResult, is_storable, new_id, now_ms, on_unique};
+use super::{
+    Db, StoreError, StoreResult,
+    access::{self, Principal},
+    is_storable, new_id, now_ms, on_unique,
+};
 
 /// Who is writing, as recorded in `created_by_*` columns.
 #[derive(Debug, Clone)]
@@ -50,6 +54,8 @@ pub struct SecretRow {
 pub struct GroupWithSecrets {
     pub group: GroupRow,
     pub secrets: Vec<SecretRow>,
+    /// (subject, role id) of the collaborators that hold a role now, in manifest order.
+    pub collaborators: Vec<(String, String)>,
 }
 
 /// Filters of the group list; `None` means no filter.
@@ -66,8 +72,19 @@ pub struct NewGroup {
     pub name: String,
     pub integration_id: String,
     pub manifest: String,
+    /// (subject, role id) of the manifest's collaborators.
+    pub collaborators: Vec<(String, String)>,
     pub secrets: Vec<(String, String)>,
 }
+
+/// Who may see what in a list: `None` for a tenant admin (everything in the tenant), otherwise
+/// the groups on which the principal holds one of `roles`.
+pub type Visibility<'a> = Option<(&'a Principal, &'a [&'static str])>;
+
+/// The role that may do everything to a group.
+pub const ROLE_ADMIN: &str = "secret-group-admin";
+pub const ROLE_EDITOR: &str = "secret-group-editor";
+pub const ROLE_VIEWER: &str = "secret-group-viewer";
 
 macro_rules! select_groups {
     () => {
@@ -106,6 +123,7 @@ pub async fn list(
     db: &Db,
     tenant_id: &str,
     filter: &GroupFilter,
+    visibility: Visibility<'_>,
     limit: i64,
     offset: i64,
 ) -> StoreResult<(i64, Vec<GroupWithSecrets>)> {
@@ -114,6 +132,9 @@ pub async fn list(
     }
     let mut conditions = vec!["g.tenant_id = $1".to_owned()];
     let mut binds = vec![tenant_id.to_owned()];
+    if let Some((principal, roles)) = visibility {
+        conditions.push(access::holds_role_condition(principal, roles, &mut binds));
+    }
     if let Some(name) = &filter.name {
         binds.push(name.clone());
         conditions.push(format!("g.name = ${}", binds.len()));
@@ -167,6 +188,7 @@ pub async fn create(db: &Db, actor: &Actor, new: NewGroup) -> StoreResult<GroupW
     let id = new_id();
     let mut wtx = db.begin_write().await?;
     insert_group(&mut wtx.tx, actor, &id, &new.name, &new.integration_id, &new.manifest, now).await?;
+    access::set_collaborators(&mut wtx.tx, &actor.tenant_id, &id, &new.collaborators).await?;
     for (key, value) in &new.secrets {
         insert_secret(&mut wtx.tx, actor, &id, key, value, now).await?;
     }
@@ -177,12 +199,18 @@ pub async fn create(db: &Db, actor: &Actor, new: NewGroup) -> StoreResult<GroupW
 
 /// Creates the group `name` with no secrets, or replaces the integration and manifest of the
 /// existing one. With `dry_run` nothing is written and the group is returned as it would be.
+/// Changing an existing group needs `may_manage_any` (a tenant admin) or the admin role on it,
+/// checked inside the transaction so the answer holds for the row actually changed.
+#[allow(clippy::too_many_arguments)]
 pub async fn upsert(
     db: &Db,
     actor: &Actor,
+    principal: &Principal,
+    may_manage_any: bool,
     name: &str,
     integration_id: &str,
     manifest: &str,
+    collaborators: &[(String, String)],
     dry_run: bool,
 ) -> StoreResult<GroupWithSecrets> {
     let now = now_ms();
@@ -197,6 +225,12 @@ pub async fn upsert(
     .await?;
     let id = match existing {
         Some(id) => {
+            if !may_manage_any {
+                let roles = access::group_roles(&mut wtx.tx, principal, &id).await?;
+                if !roles.iter().any(|r| r == ROLE_ADMIN) {
+                    return Err(StoreError::Forbidden(format!("only admins of secret group {name} may change it")));
+                }
+            }
             sqlx::query(
                 "UPDATE secret_groups SET integration_id = $1, manifest = $2, updated_at = $3
                  WHERE id = $4 AND tenant_id = $5",
@@ -216,6 +250,7 @@ pub async fn upsert(
             id
         }
     };
+    access::set_collaborators(&mut wtx.tx, &actor.tenant_id, &id, collaborators).await?;
     let group = load(&mut wtx.tx, &actor.tenant_id, &id).await?;
     if dry_run {
         wtx.tx.rollback().await?;
@@ -352,11 +387,14 @@ async fn attach_secrets(conn: &mut AnyConnection, groups: Vec<GroupRow>) -> Stor
     for secret in query.fetch_all(&mut *conn).await? {
         by_group.entry(secret.group_id.clone()).or_default().push(secret);
     }
+    let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+    let mut collaborators = access::collaborators_of(conn, &ids).await?;
     Ok(groups
         .into_iter()
         .map(|group| {
             let secrets = by_group.remove(&group.id).unwrap_or_default();
-            GroupWithSecrets { group, secrets }
+            let collaborators = collaborators.remove(&group.id).unwrap_or_default();
+            GroupWithSecrets { group, secrets, collaborators }
         })
         .collect())
 }
@@ -433,4 +471,23 @@ async fn insert_version(
         .await
         .map_err(|e| on_unique(e, || "the secret changed concurrently; retry".to_owned()))?;
     Ok(())
+}
+
+/// Whether the group exists in the tenant.
+pub async fn exists(db: &Db, tenant_id: &str, id: &str) -> StoreResult<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM secret_groups WHERE id = $1 AND tenant_id = $2")
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(n > 0)
+}
+
+/// The id of the group `name` in the tenant, if any.
+pub async fn id_by_name(db: &Db, tenant_id: &str, name: &str) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT id FROM secret_groups WHERE tenant_id = $1 AND name = $2")
+        .bind(tenant_id)
+        .bind(name)
+        .fetch_optional(db.pool())
+        .await?)
 }

@@ -1,10 +1,9 @@
-//! Tenants, users and access tokens: just enough identity to scope every object to a tenant and
-//! to know who did what. Tokens arrive here already hashed; this module never sees one in the
-//! clear.
+//! Tenants and users. Every other object hangs off a tenant; users are created by an operator
+//! (`users create`) and managed by tenant admins.
 
-use sqlx::FromRow;
+use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 
-use super::{Db, StoreError, StoreResult, new_id, now_ms, on_unique};
+use super::{Db, StoreError, StoreResult, groups::like_contains, new_id, now_ms, on_unique, tokens};
 
 pub const ROLE_TENANT_ADMIN: &str = "tenant-admin";
 pub const ROLE_TENANT_MEMBER: &str = "tenant-member";
@@ -21,21 +20,17 @@ pub struct User {
     pub tenant_id: String,
     pub email: String,
     pub tenant_role: String,
+    pub deactivated_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
-/// Who a valid token belongs to.
-#[derive(Debug, Clone, FromRow)]
-pub struct TokenOwner {
-    pub token_id: String,
-    pub token_hash: String,
-    pub expires_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-    pub user_id: String,
-    pub email: String,
-    pub tenant_role: String,
-    pub deactivated_at: Option<i64>,
-    pub tenant_id: String,
-    pub tenant_name: String,
+macro_rules! select_users {
+    () => {
+        "SELECT u.id, u.tenant_id, u.email, u.tenant_role, u.deactivated_at, u.created_at,
+                COALESCE(u.updated_at, u.created_at) AS updated_at
+         FROM users u "
+    };
 }
 
 /// What a fresh database got on first start.
@@ -72,13 +67,13 @@ pub async fn bootstrap(
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
         Err(e) => return Err(e.into()),
     }
-    let admin = insert_user(&mut *wtx.tx, &tenant.id, admin_email, ROLE_TENANT_ADMIN, now).await?;
-    insert_token(&mut *wtx.tx, &tenant.id, &admin.id, "bootstrap", token_hash, now).await?;
+    let admin = insert_user(&mut wtx.tx, &tenant.id, admin_email, ROLE_TENANT_ADMIN, now).await?;
+    tokens::insert(&mut wtx.tx, &tenant.id, tokens::Owner::User(&admin.id), "bootstrap", token_hash, None, now).await?;
     wtx.commit().await?;
     Ok(Some(Bootstrap { tenant, admin }))
 }
 
-/// Creates a tenant (used by tests and, later, the `tenants create` command).
+/// Creates a tenant (`tenants create`).
 pub async fn create_tenant(db: &Db, name: &str) -> StoreResult<Tenant> {
     let tenant = Tenant { id: new_id(), name: name.to_owned() };
     sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
@@ -91,95 +86,162 @@ pub async fn create_tenant(db: &Db, name: &str) -> StoreResult<Tenant> {
     Ok(tenant)
 }
 
-/// Creates a user in a tenant.
+pub async fn tenant_by_name(db: &Db, name: &str) -> StoreResult<Tenant> {
+    let tenant: Option<Tenant> =
+        sqlx::query_as("SELECT id, name FROM tenants WHERE name = $1").bind(name).fetch_optional(db.pool()).await?;
+    tenant.ok_or(StoreError::NotFound("tenant"))
+}
+
+/// Creates a user in a tenant (`users create`).
 pub async fn create_user(db: &Db, tenant_id: &str, email: &str, tenant_role: &str) -> StoreResult<User> {
     let mut wtx = db.begin_write().await?;
-    let user = insert_user(&mut *wtx.tx, tenant_id, email, tenant_role, now_ms()).await?;
+    let user = insert_user(&mut wtx.tx, tenant_id, email, tenant_role, now_ms()).await?;
     wtx.commit().await?;
     Ok(user)
 }
 
-/// Stores a new token (by hash) for the user `email` of tenant `tenant_name`.
-pub async fn create_token(
+pub async fn user_by_email(conn: &mut AnyConnection, tenant_id: &str, email: &str) -> StoreResult<User> {
+    if !super::is_storable(email) {
+        return Err(StoreError::NotFound("user"));
+    }
+    let user: Option<User> = sqlx::query_as(concat!(select_users!(), "WHERE u.tenant_id = $1 AND u.email = $2"))
+        .bind(tenant_id)
+        .bind(email)
+        .fetch_optional(conn)
+        .await?;
+    user.ok_or(StoreError::NotFound("user"))
+}
+
+pub async fn get_user(db: &Db, tenant_id: &str, id: &str) -> StoreResult<User> {
+    let user: Option<User> = sqlx::query_as(concat!(select_users!(), "WHERE u.tenant_id = $1 AND u.id = $2"))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    user.ok_or(StoreError::NotFound("user"))
+}
+
+pub async fn list_users(
     db: &Db,
-    tenant_name: &str,
-    email: &str,
-    token_name: &str,
-    token_hash: &str,
-) -> StoreResult<()> {
+    tenant_id: &str,
+    query: Option<&str>,
+    include_deactivated: bool,
+    limit: i64,
+    offset: i64,
+) -> StoreResult<(i64, Vec<User>)> {
+    if !query.is_none_or(super::is_storable) {
+        return Ok((0, Vec::new()));
+    }
+    let mut conditions = vec!["u.tenant_id = $1".to_owned()];
+    let mut binds = vec![tenant_id.to_owned()];
+    if let Some(query) = query {
+        binds.push(like_contains(query));
+        conditions.push(format!("LOWER(u.email) LIKE ${} ESCAPE '\\'", binds.len()));
+    }
+    if !include_deactivated {
+        conditions.push("u.deactivated_at IS NULL".to_owned());
+    }
+    let filter = conditions.join(" AND ");
+    let mut conn = db.pool().acquire().await?;
+    let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("SELECT COUNT(*) FROM users u WHERE {filter}")));
+    for bind in &binds {
+        count = count.bind(bind);
+    }
+    let total = count.fetch_one(&mut *conn).await?;
+    let sql = format!(
+        "{} WHERE {filter} ORDER BY u.created_at, u.id LIMIT ${} OFFSET ${}",
+        select_users!(),
+        binds.len() + 1,
+        binds.len() + 2
+    );
+    let mut page = sqlx::query_as::<_, User>(AssertSqlSafe(sql));
+    for bind in &binds {
+        page = page.bind(bind);
+    }
+    Ok((total, page.bind(limit).bind(offset).fetch_all(&mut *conn).await?))
+}
+
+/// What a tenant admin may change about a user.
+pub enum UserChange<'a> {
+    Deactivate,
+    Activate,
+    Role(&'a str),
+    Delete,
+}
+
+/// Applies `change` to the user `email`, refusing to leave the tenant without an active admin.
+pub async fn change_user(db: &Db, tenant_id: &str, email: &str, change: UserChange<'_>) -> StoreResult<()> {
     let mut wtx = db.begin_write().await?;
-    let user: Option<User> = sqlx::query_as(
-        "SELECT u.id, u.tenant_id, u.email, u.tenant_role FROM users u
-         JOIN tenants t ON t.id = u.tenant_id WHERE t.name = $1 AND u.email = $2",
-    )
-    .bind(tenant_name)
-    .bind(email)
-    .fetch_optional(&mut *wtx.tx)
-    .await?;
-    let user = user.ok_or(StoreError::NotFound("user"))?;
-    insert_token(&mut *wtx.tx, &user.tenant_id, &user.id, token_name, token_hash, now_ms()).await?;
+    let conn: &mut AnyConnection = &mut wtx.tx;
+    // Serialises admin changes per tenant on PostgreSQL (row lock on the tenant), so two
+    // concurrent demotions cannot both see "another admin remains".
+    sqlx::query("UPDATE tenants SET name = name WHERE id = $1").bind(tenant_id).execute(&mut *conn).await?;
+    let user = user_by_email(conn, tenant_id, email).await?;
+    let loses_admin = user.tenant_role == ROLE_TENANT_ADMIN
+        && user.deactivated_at.is_none()
+        && match change {
+            UserChange::Deactivate | UserChange::Delete => true,
+            UserChange::Role(role) => role != ROLE_TENANT_ADMIN,
+            UserChange::Activate => false,
+        };
+    if loses_admin {
+        let admins: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND tenant_role = $2 AND deactivated_at IS NULL",
+        )
+        .bind(tenant_id)
+        .bind(ROLE_TENANT_ADMIN)
+        .fetch_one(&mut *conn)
+        .await?;
+        if admins <= 1 {
+            return Err(StoreError::Conflict(format!("{email} is the tenant's last active admin")));
+        }
+    }
+    let now = now_ms();
+    let statement = match change {
+        UserChange::Deactivate => {
+            sqlx::query("UPDATE users SET deactivated_at = COALESCE(deactivated_at, $1), updated_at = $1 WHERE id = $2")
+                .bind(now)
+        }
+        UserChange::Activate => {
+            sqlx::query("UPDATE users SET deactivated_at = NULL, updated_at = $1 WHERE id = $2").bind(now)
+        }
+        UserChange::Role(role) => {
+            sqlx::query("UPDATE users SET tenant_role = $1, updated_at = $2 WHERE id = $3").bind(role).bind(now)
+        }
+        // Tokens and team memberships go with the user (foreign keys cascade).
+        UserChange::Delete => sqlx::query("DELETE FROM users WHERE id = $1"),
+    };
+    statement.bind(&user.id).execute(&mut *conn).await?;
     wtx.commit().await?;
     Ok(())
 }
 
-/// The owner of the token with this hash, if any; validity (expiry, revocation) is the caller's
-/// decision.
-pub async fn token_owner(db: &Db, token_hash: &str) -> StoreResult<Option<TokenOwner>> {
-    Ok(sqlx::query_as(
-        "SELECT k.id AS token_id, k.token_hash, k.expires_at, k.revoked_at,
-                u.id AS user_id, u.email, u.tenant_role, u.deactivated_at,
-                t.id AS tenant_id, t.name AS tenant_name
-         FROM access_tokens k
-         JOIN users u ON u.id = k.user_id
-         JOIN tenants t ON t.id = k.tenant_id
-         WHERE k.token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(db.pool())
-    .await?)
-}
-
-async fn insert_user<'c, E>(exec: E, tenant_id: &str, email: &str, role: &str, now: i64) -> StoreResult<User>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
-    let user =
-        User { id: new_id(), tenant_id: tenant_id.to_owned(), email: email.to_owned(), tenant_role: role.to_owned() };
-    sqlx::query("INSERT INTO users (id, tenant_id, email, tenant_role, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&user.id)
-        .bind(&user.tenant_id)
-        .bind(&user.email)
-        .bind(&user.tenant_role)
-        .bind(now)
-        .execute(exec)
-        .await
-        .map_err(|e| on_unique(e, || format!("user {email} already exists in this tenant")))?;
-    Ok(user)
-}
-
-async fn insert_token<'c, E>(
-    exec: E,
+pub(crate) async fn insert_user(
+    conn: &mut AnyConnection,
     tenant_id: &str,
-    user_id: &str,
-    name: &str,
-    token_hash: &str,
+    email: &str,
+    role: &str,
     now: i64,
-) -> StoreResult<()>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
+) -> StoreResult<User> {
+    let user = User {
+        id: new_id(),
+        tenant_id: tenant_id.to_owned(),
+        email: email.to_owned(),
+        tenant_role: role.to_owned(),
+        deactivated_at: None,
+        created_at: now,
+        updated_at: now,
+    };
     sqlx::query(
-        "INSERT INTO access_tokens (id, tenant_id, user_id, name, token_hash, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO users (id, tenant_id, email, tenant_role, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
     )
-    .bind(new_id())
-    .bind(tenant_id)
-    .bind(user_id)
-    .bind(name)
-    .bind(token_hash)
+    .bind(&user.id)
+    .bind(&user.tenant_id)
+    .bind(&user.email)
+    .bind(&user.tenant_role)
     .bind(now)
-    .execute(exec)
+    .execute(conn)
     .await
-    .map_err(|e| on_unique(e, || "token already exists".to_owned()))?;
-    Ok(())
+    .map_err(|e| on_unique(e, || format!("user {email} already exists in this tenant")))?;
+    Ok(user)
 }

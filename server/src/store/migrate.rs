@@ -13,11 +13,23 @@ struct Migration {
     sql: &'static str,
 }
 
-const SQLITE: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("../../migrations/sqlite/0001_init.sql") }];
+const SQLITE: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../../migrations/sqlite/0001_init.sql") },
+    Migration {
+        version: 2,
+        name: "access_control",
+        sql: include_str!("../../migrations/sqlite/0002_access_control.sql"),
+    },
+];
 
-const POSTGRES: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("../../migrations/postgres/0001_init.sql") }];
+const POSTGRES: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../../migrations/postgres/0001_init.sql") },
+    Migration {
+        version: 2,
+        name: "access_control",
+        sql: include_str!("../../migrations/postgres/0002_access_control.sql"),
+    },
+];
 
 /// Arbitrary constant naming this service's migration lock among PostgreSQL advisory locks.
 const PG_LOCK_KEY: i64 = 0x5347_4d49_4752; // "SGMIGR"

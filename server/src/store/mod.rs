@@ -9,10 +9,14 @@
 //! transaction that reads and then writes can fail with `SQLITE_BUSY` instead of waiting. On
 //! PostgreSQL transactions run concurrently and rows are locked where a read decides a write.
 
+pub mod access;
 pub mod groups;
 pub mod identity;
 mod migrate;
 pub mod secrets;
+pub mod teams;
+pub mod tokens;
+pub mod virtual_accounts;
 
 use std::{str::FromStr, sync::Arc, time::Duration};
 
@@ -29,6 +33,11 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("conflict: {0}")]
     Conflict(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// A reference in the request to something that does not exist (404 with this message).
+    #[error("{0}")]
+    Unknown(String),
     #[error("invalid {field}: {problem}")]
     Invalid { field: String, problem: String },
     #[error("database error: {0}")]
@@ -156,7 +165,7 @@ impl Db {
 /// binding such a string fails (a 500) instead of matching nothing. Ids, names and keys never
 /// contain it and values are refused with it (`api::validate::secrets`), so a lookup by such a
 /// string finds nothing without asking the database, the same on both backends.
-pub(crate) fn is_storable(text: &str) -> bool {
+pub fn is_storable(text: &str) -> bool {
     !text.contains('\0')
 }
 

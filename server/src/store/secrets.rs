@@ -4,8 +4,8 @@
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::{
-    Db, StoreError, StoreResult,
-    groups::{SecretRow, select_secrets},
+    Db, StoreError, StoreResult, access,
+    groups::{SecretRow, Visibility, select_secrets},
     is_storable, now_ms,
 };
 
@@ -39,6 +39,7 @@ pub async fn list(
     db: &Db,
     tenant_id: &str,
     filter: &SecretFilter,
+    visibility: Visibility<'_>,
     with_value: bool,
     limit: i64,
     offset: i64,
@@ -69,6 +70,9 @@ pub async fn list(
 
     let mut conditions = vec!["s.tenant_id = $1".to_owned()];
     let mut binds = vec![tenant_id.to_owned()];
+    if let Some((principal, roles)) = visibility {
+        conditions.push(access::holds_role_condition(principal, roles, &mut binds));
+    }
     if let Some(group_id) = &filter.group_id {
         binds.push(group_id.clone());
         conditions.push(format!("s.group_id = ${}", binds.len()));
@@ -148,4 +152,13 @@ pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
         .await?;
     wtx.commit().await?;
     Ok(())
+}
+
+/// The group holding the secret, if the secret exists in the tenant.
+pub async fn group_of(db: &Db, tenant_id: &str, id: &str) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT group_id FROM secrets WHERE id = $1 AND tenant_id = $2")
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(db.pool())
+        .await?)
 }

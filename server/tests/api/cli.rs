@@ -166,3 +166,54 @@ async fn the_bootstrap_token_from_the_environment_works_and_is_not_printed() {
     let (printed, _) = read_until(stdout, |_| false).await;
     assert!(!printed.join("\n").contains(&token) && !log.join("\n").contains(&token));
 }
+
+#[tokio::test]
+async fn tenants_and_users_are_created_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let database_url = format!("sqlite://{}", dir.path().join("ops.db").display());
+    let token = secret_groups_server::auth::generate_token();
+    let running = start(&database_url, Some(&token)).await;
+    let run = |args: Vec<&str>| {
+        let mut all = args;
+        all.extend(["--database-url", database_url.as_str()]);
+        Command::new(BIN).args(all).output()
+    };
+
+    let output = run(vec!["tenants", "create", "acme"]).await.expect("tenants create");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = run(vec!["tenants", "create", "acme"]).await.expect("tenants create");
+    assert!(!output.status.success(), "a second tenant of the same name");
+    let output = run(vec!["tenants", "create", "bad:name"]).await.expect("tenants create");
+    assert!(!output.status.success(), "a name that would break FQNs");
+
+    let output =
+        run(vec!["users", "create", "--email", "boss@acme.test", "--tenant", "acme", "--admin"]).await.expect("users");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = run(vec!["users", "create", "--email", "not-an-email", "--tenant", "acme"]).await.expect("users");
+    assert!(!output.status.success(), "a user without an e-mail");
+    let output = run(vec!["users", "create", "--email", "x@acme.test", "--tenant", "nowhere"]).await.expect("users");
+    assert!(!output.status.success(), "a user of a tenant that does not exist");
+
+    let output = run(vec!["tokens", "create", "--email", "boss@acme.test", "--tenant", "acme"]).await.expect("tokens");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let boss = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    // Two tokens in a row get distinct default names.
+    let output = run(vec!["tokens", "create", "--email", "boss@acme.test", "--tenant", "acme"]).await.expect("tokens");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let whoami: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://{}/api/svc/v1/x/users/info", running.address))
+        .bearer_auth(&boss)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(whoami["tenantName"], "acme");
+    assert_eq!(whoami["subjectSlug"], "boss@acme.test");
+    assert_eq!(whoami["roles"], serde_json::json!(["tenant-admin"]));
+    assert_eq!(status_with(&running.address, &boss).await, 200);
+    let (status, _) = stop(running).await;
+    assert!(status.success());
+}

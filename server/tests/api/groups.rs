@@ -384,10 +384,13 @@ async fn create_or_update_matches_by_name_and_dry_run_stores_nothing(backend: Ba
     let listed = client.list_secret_groups().fqn(format!("default:{name}")).send().await.expect("list").into_inner();
     assert_eq!(listed.pagination.total, 0, "dryRun stored a group");
 
-    // Creates with no secrets; absent collaborators are stored as an empty list.
+    // Creates with no secrets; the creator becomes the group's admin.
     let created = upsert(manifest(&name, None), false).await.expect("create").into_inner().data;
     assert!(created.associated_secrets.is_empty());
-    assert_eq!(created.manifest.collaborators.as_deref().map(<[_]>::len), Some(0));
+    let collaborators = created.manifest.collaborators.clone().unwrap_or_default();
+    assert_eq!(collaborators.len(), 1);
+    assert_eq!(collaborators[0].subject.as_str(), "user:admin@localhost");
+    assert_eq!(collaborators[0].role_id, types::CollaboratorRoleId::SecretGroupAdmin);
     client
         .update_secret_group()
         .id(&created.id)
@@ -396,7 +399,12 @@ async fn create_or_update_matches_by_name_and_dry_run_stores_nothing(backend: Ba
         .await
         .expect("add a secret");
 
-    // Updates the same group (matched by name), leaving its secrets alone.
+    // Updates the same group (matched by name), leaving its secrets alone. Collaborators must
+    // name existing users and teams.
+    let ops = json!({"manifest": {"name": "ops", "members": []}});
+    let response =
+        server.http().put(server.url("/api/svc/v1/teams")).bearer_auth(&server.token).json(&ops).send().await;
+    assert_eq!(response.expect("PUT team").status(), 200);
     let collaborators = vec![
         ("user:admin@localhost", types::CollaboratorRoleId::SecretGroupAdmin),
         ("team:ops", types::CollaboratorRoleId::SecretGroupViewer),

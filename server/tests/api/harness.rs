@@ -13,7 +13,7 @@ use secret_groups_server::{
     config::{DatabaseArgs, ServeArgs},
     server,
     state::AppState,
-    store::identity,
+    store::{identity, tokens},
 };
 use sqlx::{Connection as _, Executor as _};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -60,7 +60,14 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A server with the default failed-authentication limit (20 per minute per address).
     pub async fn start(backend: Backend) -> Self {
+        Self::start_with_auth_limit(backend, 20).await
+    }
+
+    /// A server whose failed-authentication limit is `limit` (0: off), for tests that fail
+    /// authentication on purpose more often than a client would.
+    pub async fn start_with_auth_limit(backend: Backend, limit: u32) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let (database_url, postgres_database) = match backend {
             Backend::Sqlite => (format!("sqlite://{}", dir.path().join("test.db").display()), None),
@@ -79,12 +86,13 @@ impl TestServer {
             bootstrap_token: Some(token.clone()),
             integration_id: "internal-secret-store".to_owned(),
             integration_fqn: "internal:secret-store:internal-secret-store".to_owned(),
+            auth_failure_limit: limit,
         };
         let state = server::prepare(&args).await.expect("server state");
         let listener = TcpListener::bind(args.listen).await.expect("bind 127.0.0.1:0");
         let address: SocketAddr = listener.local_addr().expect("local address");
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let app = api::app(state.clone());
+        let app = api::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -130,10 +138,23 @@ impl TestServer {
         self.token_for(name, "admin@other").await
     }
 
+    /// A new user of `tenant` (a member, or an admin) and a token for them.
+    pub async fn user(&self, tenant: &str, email: &str, admin: bool) -> String {
+        let db = &self.state.db;
+        let tenant_row = identity::tenant_by_name(db, tenant).await.expect("tenant");
+        let role = if admin { identity::ROLE_TENANT_ADMIN } else { identity::ROLE_TENANT_MEMBER };
+        identity::create_user(db, &tenant_row.id, email, role).await.expect("user");
+        self.token_for(tenant, email).await
+    }
+
     /// A new token for an existing user.
     pub async fn token_for(&self, tenant: &str, email: &str) -> String {
         let token = auth::generate_token();
-        identity::create_token(&self.state.db, tenant, email, "test", &auth::hash_token(&token)).await.expect("token");
+        let tenant = identity::tenant_by_name(&self.state.db, tenant).await.expect("tenant");
+        let name = format!("t{}", &uuid_simple()[..12]);
+        tokens::create_pat(&self.state.db, &tenant.id, email, &name, &auth::hash_token(&token), None)
+            .await
+            .expect("token");
         token
     }
 

@@ -6,8 +6,10 @@
 mod harness;
 mod normalize;
 
+mod authz_matrix;
 mod cli;
 mod contract;
 mod errors;
 mod groups;
+mod identity;
 mod secrets;

@@ -128,6 +128,21 @@ pub enum RoleId {
     Viewer,
 }
 
+impl RoleId {
+    /// The role's id on the wire and in storage.
+    pub fn id(self) -> &'static str {
+        match self {
+            RoleId::Admin => "secret-group-admin",
+            RoleId::Editor => "secret-group-editor",
+            RoleId::Viewer => "secret-group-viewer",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Self> {
+        [RoleId::Admin, RoleId::Editor, RoleId::Viewer].into_iter().find(|role| role.id() == id)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct Collaborator {
     #[schema(pattern = r"^(user|team|virtualaccount):[^:\s]+$", max_length = 320)]
@@ -278,3 +293,6 @@ pub struct DeleteSecretGroupResponse {}
 /// The number of deleted secrets, always `1`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeleteSecretResponse(pub i64);
+
+mod identity;
+pub use identity::*;

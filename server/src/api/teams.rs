@@ -1,0 +1,226 @@
+//! `/api/svc/v1/teams`: named sets of users; a team named as a collaborator gives its members
+//! that role on the group.
+
+use axum::{Json, extract::State};
+
+use super::{
+    extract::{JsonBody, PathId, QueryPairs},
+    params::PageParams,
+    responses::{
+        BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
+    },
+    validate, view,
+};
+use crate::{
+    auth::Caller,
+    authz::{self, TeamAction},
+    error::ApiError,
+    model::{
+        CreateOrUpdateTeamRequest, EmptyResponse, ListTeamMembersResponse, ListTeamsResponse, Pagination, Team,
+        TeamManifest, TeamManifestType, TeamResponse, TeamRole, TeamSubjectRow, TeamSubjectType, Timestamp,
+    },
+    state::AppState,
+    store::teams::{self, MANAGER, TeamSpec, TeamWithMembers},
+};
+
+fn view(caller: &Caller, row: TeamWithMembers) -> Result<Team, ApiError> {
+    let TeamWithMembers { team, members } = row;
+    let mut manifest: TeamManifest = serde_json::from_str(&team.manifest)
+        .map_err(|e| ApiError::internal(format!("stored manifest of team {} is not valid: {e}", team.id)))?;
+    let caller_id = caller.user_id().unwrap_or_default();
+    let is_editable = caller.is_tenant_admin || members.iter().any(|m| m.user_id == caller_id && m.role == MANAGER);
+    let emails_with =
+        |role: &str| members.iter().filter(|m| m.role == role).map(|m| m.email.clone()).collect::<Vec<_>>();
+    let emails = emails_with(teams::MEMBER);
+    // The members and managers the team has now (a deleted user is gone), not what was sent.
+    manifest.members = emails.clone();
+    manifest.managers = Some(emails_with(MANAGER));
+    Ok(Team {
+        tenant_name: caller.tenant_name.clone(),
+        account_id: caller.tenant_id.clone(),
+        description: team.description,
+        manifest,
+        members: emails,
+        is_editable,
+        created_by_subject: view::subject(&team.created_by_id, &team.created_by_slug),
+        created_by: team.created_by_slug,
+        created_at: Timestamp(team.created_at),
+        updated_at: Timestamp(team.updated_at),
+        id: team.id,
+        name: team.name,
+    })
+}
+
+/// Create or update a team from its manifest
+#[utoipa::path(
+    put,
+    path = "/api/svc/v1/teams",
+    tag = "Teams",
+    operation_id = "createOrUpdateTeam",
+    request_body = CreateOrUpdateTeamRequest,
+    responses(
+        (status = 200, description = "The team as stored (or, with `dryRun`, as it would be stored).", body = TeamResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+    )
+)]
+pub async fn create_or_update_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<CreateOrUpdateTeamRequest>,
+) -> Result<Json<TeamResponse>, ApiError> {
+    authz::require_user(&caller)?;
+    let mut manifest = body.manifest;
+    validate::group_name("manifest.name", &manifest.name)?;
+    if let Some(name) = &manifest.display_name {
+        validate::length("manifest.displayName", name, 0, 256)?;
+    }
+    if let Some(description) = &manifest.description {
+        validate::length("manifest.description", description, 0, 1024)?;
+        validate::no_nul("manifest.description", description)?;
+    }
+    if manifest.members.len() > 1000 || manifest.managers.as_ref().is_some_and(|m| m.len() > 1000) {
+        return Err(ApiError::validation("manifest.members", "must have at most 1000 items"));
+    }
+    manifest.kind = Some(TeamManifestType::Team);
+    // A new team's creator manages it unless the manifest names managers (a team nobody
+    // manages could only be changed by tenant admins); an update without managers keeps them.
+    let managers = manifest.managers.take().filter(|list| !list.is_empty());
+    let manifest_json = serde_json::to_string(&manifest)
+        .map_err(|e| ApiError::internal(format!("cannot serialise a manifest: {e}")))?;
+    let spec = TeamSpec {
+        name: &manifest.name,
+        description: manifest.description.as_deref().unwrap_or(""),
+        manifest: &manifest_json,
+        members: &manifest.members,
+        managers: managers.as_deref(),
+    };
+    let row =
+        teams::upsert(&state.db, &caller.actor(), caller.is_tenant_admin, spec, body.dry_run.unwrap_or(false)).await?;
+    Ok(Json(TeamResponse { data: view(&caller, row)? }))
+}
+
+/// List teams
+#[utoipa::path(
+    get,
+    path = "/api/svc/v1/teams/user",
+    tag = "Teams",
+    operation_id = "listTeams",
+    params(PageParams),
+    responses(
+        (status = 200, description = "One page of teams.", body = ListTeamsResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+    )
+)]
+pub async fn list_teams(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: QueryPairs,
+) -> Result<Json<ListTeamsResponse>, ApiError> {
+    let user_id = authz::require_user(&caller)?;
+    let (limit, offset) = query.page()?;
+    let member = (!caller.is_tenant_admin).then_some(user_id);
+    let (total, rows) = teams::list(&state.db, &caller.tenant_id, member, limit, offset).await?;
+    let data = rows.into_iter().map(|row| view(&caller, row)).collect::<Result<_, _>>()?;
+    Ok(Json(ListTeamsResponse { data, pagination: Pagination { total, offset, limit } }))
+}
+
+/// Get a team
+#[utoipa::path(
+    get,
+    path = "/api/svc/v1/teams/{id}",
+    tag = "Teams",
+    operation_id = "getTeam",
+    params(("id" = String, Path, description = "The team's id.")),
+    responses(
+        (status = 200, description = "The team.", body = TeamResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+    )
+)]
+pub async fn get_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> Result<Json<TeamResponse>, ApiError> {
+    let team = authz::authorize_team(&state, &caller, &id, TeamAction::See).await?;
+    Ok(Json(TeamResponse { data: view(&caller, team)? }))
+}
+
+/// Delete a team
+#[utoipa::path(
+    delete,
+    path = "/api/svc/v1/teams/{id}",
+    tag = "Teams",
+    operation_id = "deleteTeam",
+    params(("id" = String, Path, description = "The team's id.")),
+    responses(
+        (status = 200, description = "The team is gone.", body = EmptyResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+    )
+)]
+pub async fn delete_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> Result<Json<EmptyResponse>, ApiError> {
+    authz::authorize_team(&state, &caller, &id, TeamAction::Manage).await?;
+    teams::delete(&state.db, &caller.tenant_id, &id).await?;
+    Ok(Json(EmptyResponse {}))
+}
+
+/// List a team's members
+#[utoipa::path(
+    get,
+    path = "/api/svc/v1/teams/{id}/members",
+    tag = "Teams",
+    operation_id = "listTeamMembers",
+    params(("id" = String, Path, description = "The team's id."), PageParams),
+    responses(
+        (status = 200, description = "One page of members.", body = ListTeamMembersResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+    )
+)]
+pub async fn list_team_members(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    query: QueryPairs,
+) -> Result<Json<ListTeamMembersResponse>, ApiError> {
+    let (limit, offset) = query.page()?;
+    let team = authz::authorize_team(&state, &caller, &id, TeamAction::See).await?;
+    let total = i64::try_from(team.members.len()).unwrap_or(i64::MAX);
+    let start = usize::try_from(offset).unwrap_or(usize::MAX);
+    let count = usize::try_from(limit).unwrap_or(0);
+    let data = team
+        .members
+        .into_iter()
+        .skip(start)
+        .take(count)
+        .map(|m| TeamSubjectRow {
+            subject_id: m.user_id,
+            subject_slug: m.email,
+            subject_type: TeamSubjectType::User,
+            role: Some(if m.role == MANAGER { TeamRole::Manager } else { TeamRole::Member }),
+        })
+        .collect();
+    Ok(Json(ListTeamMembersResponse { data, pagination: Pagination { total, offset, limit } }))
+}

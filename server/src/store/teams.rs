@@ -1,0 +1,254 @@
+//! Teams and their members and managers.
+
+use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
+
+use super::{Db, StoreError, StoreResult, groups::Actor, identity, new_id, now_ms, on_unique};
+
+pub const MEMBER: &str = "member";
+pub const MANAGER: &str = "manager";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct TeamRow {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub manifest: String,
+    pub created_by_id: String,
+    pub created_by_slug: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A member or manager of a team.
+#[derive(Debug, Clone, FromRow)]
+pub struct MemberRow {
+    pub user_id: String,
+    pub email: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TeamWithMembers {
+    pub team: TeamRow,
+    pub members: Vec<MemberRow>,
+}
+
+/// A team as a manifest describes it; member and manager e-mails must be users of the tenant.
+pub struct TeamSpec<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub manifest: &'a str,
+    pub members: &'a [String],
+    /// `None` keeps an existing team's managers (and makes the creator the manager of a new one).
+    pub managers: Option<&'a [String]>,
+}
+
+macro_rules! select_teams {
+    () => {
+        "SELECT t.id, t.name, t.description, t.manifest, t.created_by_id, t.created_by_slug, t.created_at, t.updated_at
+         FROM teams t "
+    };
+}
+
+/// Creates the team or replaces an existing one's manifest and membership. Updating needs
+/// `may_update_any` (a tenant admin) or the actor being one of the team's managers.
+pub async fn upsert(
+    db: &Db,
+    actor: &Actor,
+    may_update_any: bool,
+    spec: TeamSpec<'_>,
+    dry_run: bool,
+) -> StoreResult<TeamWithMembers> {
+    let now = now_ms();
+    let mut wtx = db.begin_write().await?;
+    let conn: &mut AnyConnection = &mut wtx.tx;
+    let existing: Option<String> =
+        sqlx::query_scalar("UPDATE teams SET updated_at = updated_at WHERE tenant_id = $1 AND name = $2 RETURNING id")
+            .bind(&actor.tenant_id)
+            .bind(spec.name)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let existing_managers = existing.is_some();
+    let id = match existing {
+        Some(id) => {
+            if !may_update_any && !has_role(conn, &id, &actor.user_id, MANAGER).await? {
+                return Err(StoreError::Forbidden(format!("only the team's managers may change team {}", spec.name)));
+            }
+            sqlx::query("UPDATE teams SET description = $1, manifest = $2, updated_at = $3 WHERE id = $4")
+                .bind(spec.description)
+                .bind(spec.manifest)
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *conn)
+                .await?;
+            id
+        }
+        None => {
+            let id = new_id();
+            sqlx::query(
+                "INSERT INTO teams (id, tenant_id, name, description, manifest, created_by_id, created_by_slug,
+                                    created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            )
+            .bind(&id)
+            .bind(&actor.tenant_id)
+            .bind(spec.name)
+            .bind(spec.description)
+            .bind(spec.manifest)
+            .bind(&actor.user_id)
+            .bind(&actor.email)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| on_unique(e, || format!("team {} already exists", spec.name)))?;
+            id
+        }
+    };
+    let creator = [actor.email.clone()];
+    let managers = match (spec.managers, existing_managers) {
+        (Some(managers), _) => Some(managers),
+        (None, true) => None,
+        (None, false) => Some(&creator[..]),
+    };
+    let replaced = if managers.is_some() { "" } else { " AND role = 'member'" };
+    sqlx::query(AssertSqlSafe(format!("DELETE FROM team_members WHERE team_id = $1{replaced}")))
+        .bind(&id)
+        .execute(&mut *conn)
+        .await?;
+    let lists = [("members", spec.members, MEMBER), ("managers", managers.unwrap_or_default(), MANAGER)];
+    for (field, emails, role) in lists {
+        for (index, email) in emails.iter().enumerate() {
+            let user = match identity::user_by_email(conn, &actor.tenant_id, email).await {
+                Ok(user) => user,
+                Err(StoreError::NotFound(_)) => {
+                    return Err(StoreError::Invalid {
+                        field: format!("manifest.{field}[{index}]"),
+                        problem: format!("{email} is not a user of this tenant"),
+                    });
+                }
+                Err(e) => return Err(e),
+            };
+            sqlx::query(
+                "INSERT INTO team_members (team_id, user_id, role) VALUES ($1, $2, $3)
+                 ON CONFLICT (team_id, user_id, role) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(&user.id)
+            .bind(role)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    let team = load(conn, &actor.tenant_id, &id).await?;
+    if dry_run {
+        wtx.tx.rollback().await?;
+    } else {
+        wtx.commit().await?;
+    }
+    Ok(team)
+}
+
+/// Teams of the tenant, oldest first: all of them, or (with `member_user_id`) those the user
+/// is a member or manager of.
+pub async fn list(
+    db: &Db,
+    tenant_id: &str,
+    member_user_id: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> StoreResult<(i64, Vec<TeamWithMembers>)> {
+    let mut binds = vec![tenant_id.to_owned()];
+    let mut filter = "t.tenant_id = $1".to_owned();
+    if let Some(user_id) = member_user_id {
+        binds.push(user_id.to_owned());
+        filter.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = t.id AND m.user_id = ${})",
+            binds.len()
+        ));
+    }
+    let mut conn = db.pool().acquire().await?;
+    let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("SELECT COUNT(*) FROM teams t WHERE {filter}")));
+    for bind in &binds {
+        count = count.bind(bind);
+    }
+    let total = count.fetch_one(&mut *conn).await?;
+    let sql = format!(
+        "{} WHERE {filter} ORDER BY t.created_at, t.id LIMIT ${} OFFSET ${}",
+        select_teams!(),
+        binds.len() + 1,
+        binds.len() + 2
+    );
+    let mut page = sqlx::query_as::<_, TeamRow>(AssertSqlSafe(sql));
+    for bind in &binds {
+        page = page.bind(bind);
+    }
+    let rows = page.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
+    let mut teams = Vec::with_capacity(rows.len());
+    for team in rows {
+        let members = members_of(&mut conn, &team.id).await?;
+        teams.push(TeamWithMembers { team, members });
+    }
+    Ok((total, teams))
+}
+
+pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<TeamWithMembers> {
+    let mut conn = db.pool().acquire().await?;
+    load(&mut conn, tenant_id, id).await
+}
+
+pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
+    let mut wtx = db.begin_write().await?;
+    let deleted = sqlx::query("DELETE FROM teams WHERE id = $1 AND tenant_id = $2")
+        .bind(id)
+        .bind(tenant_id)
+        .execute(&mut *wtx.tx)
+        .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(StoreError::NotFound("team"));
+    }
+    wtx.commit().await?;
+    Ok(())
+}
+
+/// The names and ids of the teams a user is a member or manager of.
+pub async fn teams_of_user(db: &Db, user_id: &str) -> StoreResult<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT DISTINCT t.id, t.name FROM teams t JOIN team_members m ON m.team_id = t.id
+         WHERE m.user_id = $1 ORDER BY t.name",
+    )
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+async fn has_role(conn: &mut AnyConnection, team_id: &str, user_id: &str, role: &str) -> StoreResult<bool> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM team_members WHERE team_id = $1 AND user_id = $2 AND role = $3")
+            .bind(team_id)
+            .bind(user_id)
+            .bind(role)
+            .fetch_one(conn)
+            .await?;
+    Ok(n > 0)
+}
+
+async fn load(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> StoreResult<TeamWithMembers> {
+    let team: Option<TeamRow> = sqlx::query_as(concat!(select_teams!(), "WHERE t.id = $1 AND t.tenant_id = $2"))
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let team = team.ok_or(StoreError::NotFound("team"))?;
+    let members = members_of(conn, &team.id).await?;
+    Ok(TeamWithMembers { team, members })
+}
+
+async fn members_of(conn: &mut AnyConnection, team_id: &str) -> StoreResult<Vec<MemberRow>> {
+    Ok(sqlx::query_as(
+        "SELECT m.user_id, u.email, m.role FROM team_members m JOIN users u ON u.id = m.user_id
+         WHERE m.team_id = $1 ORDER BY u.created_at, u.id, m.role",
+    )
+    .bind(team_id)
+    .fetch_all(conn)
+    .await?)
+}

@@ -1,0 +1,277 @@
+//! Virtual accounts: service identities with their own tokens and roles on named groups.
+
+use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
+
+use super::{
+    Db, StoreError, StoreResult,
+    groups::{Actor, like_contains},
+    new_id, now_ms, on_unique,
+    tokens::{self, Owner},
+};
+
+/// An account with its permissions: (group name, role id), in manifest order.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub row: AccountRow,
+    pub permissions: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AccountRow {
+    pub id: String,
+    pub name: String,
+    pub manifest: String,
+    pub expires_at: Option<i64>,
+    pub created_by_id: String,
+    pub created_by_slug: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An account as its manifest describes it. `permissions` are (group name, role id) in the
+/// actor's tenant; `None` keeps the current ones.
+pub struct AccountSpec<'a> {
+    pub name: &'a str,
+    pub manifest: &'a str,
+    pub expires_at: Option<i64>,
+    pub permissions: Option<&'a [(String, String)]>,
+}
+
+macro_rules! select_accounts {
+    () => {
+        "SELECT v.id, v.name, v.manifest, v.expires_at, v.created_by_id, v.created_by_slug, v.created_at, v.updated_at
+         FROM virtual_accounts v "
+    };
+}
+
+/// Creates the account (with a token of hash `new_token_hash`) or updates the existing one.
+/// Returns the account and whether it was created. Every permission must name an existing group.
+pub async fn upsert(
+    db: &Db,
+    actor: &Actor,
+    spec: AccountSpec<'_>,
+    new_token_hash: &str,
+    dry_run: bool,
+) -> StoreResult<(Account, bool)> {
+    let now = now_ms();
+    let mut wtx = db.begin_write().await?;
+    let conn: &mut AnyConnection = &mut wtx.tx;
+    // Permissions are bound to the groups' ids: they end with the group, and a later group of
+    // the same name does not inherit them.
+    let mut resolved = Vec::new();
+    if let Some(permissions) = spec.permissions {
+        for (index, (group, role)) in permissions.iter().enumerate() {
+            let group_id: Option<String> =
+                sqlx::query_scalar("SELECT id FROM secret_groups WHERE tenant_id = $1 AND name = $2")
+                    .bind(&actor.tenant_id)
+                    .bind(group)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            let group_id = group_id.ok_or_else(|| StoreError::Invalid {
+                field: format!("manifest.permissions[{index}].resource_fqn"),
+                problem: format!("names no secret group of this tenant ({group})"),
+            })?;
+            resolved.push((group_id, role.clone()));
+        }
+    }
+    let existing: Option<String> = sqlx::query_scalar(
+        "UPDATE virtual_accounts SET updated_at = updated_at WHERE tenant_id = $1 AND name = $2 RETURNING id",
+    )
+    .bind(&actor.tenant_id)
+    .bind(spec.name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let created = existing.is_none();
+    let id = match existing {
+        Some(id) => {
+            sqlx::query("UPDATE virtual_accounts SET manifest = $1, expires_at = $2, updated_at = $3 WHERE id = $4")
+                .bind(spec.manifest)
+                .bind(spec.expires_at)
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *conn)
+                .await?;
+            id
+        }
+        None => {
+            let id = new_id();
+            sqlx::query(
+                "INSERT INTO virtual_accounts (id, tenant_id, name, manifest, expires_at, created_by_id,
+                                               created_by_slug, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            )
+            .bind(&id)
+            .bind(&actor.tenant_id)
+            .bind(spec.name)
+            .bind(spec.manifest)
+            .bind(spec.expires_at)
+            .bind(&actor.user_id)
+            .bind(&actor.email)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| on_unique(e, || format!("virtual account {} already exists", spec.name)))?;
+            tokens::insert(conn, &actor.tenant_id, Owner::VirtualAccount(&id), "token", new_token_hash, None, now)
+                .await?;
+            id
+        }
+    };
+    if spec.permissions.is_some() {
+        sqlx::query("DELETE FROM virtual_account_permissions WHERE virtual_account_id = $1")
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?;
+        for (position, (group_id, role)) in resolved.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO virtual_account_permissions (virtual_account_id, group_id, position, role_id)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&id)
+            .bind(group_id)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .bind(role)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    let account = load(conn, &actor.tenant_id, &id).await?;
+    if dry_run {
+        wtx.tx.rollback().await?;
+    } else {
+        wtx.commit().await?;
+    }
+    Ok((account, created))
+}
+
+pub async fn list(
+    db: &Db,
+    tenant_id: &str,
+    name_query: Option<&str>,
+    expired: Option<bool>,
+    limit: i64,
+    offset: i64,
+) -> StoreResult<(i64, Vec<Account>)> {
+    if !name_query.is_none_or(super::is_storable) {
+        return Ok((0, Vec::new()));
+    }
+    let mut binds = vec![tenant_id.to_owned()];
+    let mut filter = "v.tenant_id = $1".to_owned();
+    if let Some(query) = name_query {
+        binds.push(like_contains(query));
+        filter.push_str(&format!(" AND LOWER(v.name) LIKE ${} ESCAPE '\\'", binds.len()));
+    }
+    if let Some(expired) = expired {
+        // Compared with the current time as a literal integer: it is this server's clock, not input.
+        let now = now_ms();
+        filter.push_str(&if expired {
+            format!(" AND v.expires_at IS NOT NULL AND v.expires_at <= {now}")
+        } else {
+            format!(" AND (v.expires_at IS NULL OR v.expires_at > {now})")
+        });
+    }
+    let mut conn = db.pool().acquire().await?;
+    let mut count =
+        sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("SELECT COUNT(*) FROM virtual_accounts v WHERE {filter}")));
+    for bind in &binds {
+        count = count.bind(bind);
+    }
+    let total = count.fetch_one(&mut *conn).await?;
+    let sql = format!(
+        "{} WHERE {filter} ORDER BY v.created_at, v.id LIMIT ${} OFFSET ${}",
+        select_accounts!(),
+        binds.len() + 1,
+        binds.len() + 2
+    );
+    let mut page = sqlx::query_as::<_, AccountRow>(AssertSqlSafe(sql));
+    for bind in &binds {
+        page = page.bind(bind);
+    }
+    let rows = page.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
+    let mut accounts = Vec::with_capacity(rows.len());
+    for row in rows {
+        let permissions = permissions_of(&mut conn, &row.id).await?;
+        accounts.push(Account { row, permissions });
+    }
+    Ok((total, accounts))
+}
+
+pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<Account> {
+    let mut conn = db.pool().acquire().await?;
+    load(&mut conn, tenant_id, id).await
+}
+
+pub async fn exists(db: &Db, tenant_id: &str, name: &str) -> StoreResult<bool> {
+    if !super::is_storable(name) {
+        return Ok(false);
+    }
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM virtual_accounts WHERE tenant_id = $1 AND name = $2")
+        .bind(tenant_id)
+        .bind(name)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(n > 0)
+}
+
+/// Deletes the account; its tokens and permissions go with it (foreign keys cascade).
+pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
+    let mut wtx = db.begin_write().await?;
+    let deleted = sqlx::query("DELETE FROM virtual_accounts WHERE id = $1 AND tenant_id = $2")
+        .bind(id)
+        .bind(tenant_id)
+        .execute(&mut *wtx.tx)
+        .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(StoreError::NotFound("virtual account"));
+    }
+    wtx.commit().await?;
+    Ok(())
+}
+
+/// Adds a token of hash `new_token_hash`; the account's other live tokens end after `grace_ms`.
+pub async fn regenerate_token(
+    db: &Db,
+    tenant_id: &str,
+    id: &str,
+    new_token_hash: &str,
+    grace_ms: i64,
+) -> StoreResult<()> {
+    let now = now_ms();
+    let mut wtx = db.begin_write().await?;
+    let conn: &mut AnyConnection = &mut wtx.tx;
+    load(conn, tenant_id, id).await?;
+    let end = now.saturating_add(grace_ms);
+    sqlx::query(
+        "UPDATE access_tokens SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > $1 THEN $1
+                                                    ELSE expires_at END
+         WHERE virtual_account_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(end)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    tokens::insert(conn, tenant_id, Owner::VirtualAccount(id), "token", new_token_hash, None, now).await?;
+    wtx.commit().await?;
+    Ok(())
+}
+
+async fn load(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> StoreResult<Account> {
+    let row: Option<AccountRow> = sqlx::query_as(concat!(select_accounts!(), "WHERE v.id = $1 AND v.tenant_id = $2"))
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let row = row.ok_or(StoreError::NotFound("virtual account"))?;
+    let permissions = permissions_of(conn, &row.id).await?;
+    Ok(Account { row, permissions })
+}
+
+/// The account's roles as (group name, role id), in manifest order; a deleted group's are gone.
+async fn permissions_of(conn: &mut AnyConnection, id: &str) -> StoreResult<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT g.name, p.role_id FROM virtual_account_permissions p JOIN secret_groups g ON g.id = p.group_id
+         WHERE p.virtual_account_id = $1 ORDER BY p.position",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?)
+}
