@@ -475,6 +475,9 @@ async fn insert_version(
 
 /// Whether the group exists in the tenant.
 pub async fn exists(db: &Db, tenant_id: &str, id: &str) -> StoreResult<bool> {
+    if !is_storable(id) {
+        return Ok(false);
+    }
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM secret_groups WHERE id = $1 AND tenant_id = $2")
         .bind(id)
         .bind(tenant_id)

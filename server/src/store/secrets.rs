@@ -156,6 +156,9 @@ pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
 
 /// The group holding the secret, if the secret exists in the tenant.
 pub async fn group_of(db: &Db, tenant_id: &str, id: &str) -> StoreResult<Option<String>> {
+    if !is_storable(id) {
+        return Ok(None);
+    }
     Ok(sqlx::query_scalar("SELECT group_id FROM secrets WHERE id = $1 AND tenant_id = $2")
         .bind(id)
         .bind(tenant_id)
