@@ -64,7 +64,9 @@ apt_packages() {
 }
 
 # start_server [sqlite|postgres] : builds and starts the real server on a fresh database and a
-# free port; exports SG_URL and SG_TOKEN. Stopped (and its database removed) on exit.
+# free port; exports SG_URL and SG_TOKEN (a tenant admin's, admin@localhost), and SG_SERVER_BIN
+# and SG_DATABASE_URL for the operator CLI (`"$SG_SERVER_BIN" users create --email E`). Stopped
+# (and its database removed) on exit. The server's other SG_* settings come from the environment.
 SG_SERVER_PID=""
 SG_SERVER_DIR=""
 SG_SERVER_PGDB=""
@@ -103,7 +105,9 @@ start_server() {
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   SG_TOKEN="sgt_$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
   SG_URL="http://127.0.0.1:$port"
-  export SG_TOKEN SG_URL
+  SG_SERVER_BIN="$bin"
+  SG_DATABASE_URL="$url"
+  export SG_TOKEN SG_URL SG_SERVER_BIN SG_DATABASE_URL
   SG_BOOTSTRAP_TOKEN="$SG_TOKEN" "$bin" serve --listen "127.0.0.1:$port" --database-url "$url" \
     >"$CONTRACT_LOGS/server-$(basename "$0" .sh).log" 2>&1 &
   SG_SERVER_PID=$!

@@ -19,6 +19,16 @@ venv schemathesis schemathesis==4.32.5
 # leave the operations untested. 0 turns it off for this server only.
 SG_AUTH_FAILURE_LIMIT=0 start_server "$BACKEND"
 
+# Test data the generated cases need to reach the success paths: users (only the operator CLI
+# makes them; `dev@example.com` is the user of the document's examples), and a group and a spare
+# token (tests/contract/schemathesis_fixtures.py). The hooks read SG_CONTRACT_FIXTURES and keep
+# the bearer (admin@localhost and its token) out of reach of the destructive operations.
+for email in dev@example.com leaver@example.com; do
+  "$SG_SERVER_BIN" users create --email "$email" --database-url "$SG_DATABASE_URL" >/dev/null
+done
+SG_CONTRACT_FIXTURES="$(python3 "$ROOT/tests/contract/schemathesis_fixtures.py")"
+export SG_CONTRACT_FIXTURES
+
 junit="$ARTIFACTS/schemathesis-junit.xml"
 [[ "$BACKEND" == sqlite ]] || junit="$ARTIFACTS/schemathesis-junit-$BACKEND.xml"
 rm -f "$junit"

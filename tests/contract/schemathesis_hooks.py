@@ -5,26 +5,50 @@ and the server answers 404 or 422 when they are broken:
 
 - which secret-store integration exists is a fact of the deployment (`internal-secret-store`,
   FQN `internal:secret-store:internal-secret-store`), not of the schema;
-- the secrets of a group have distinct keys (`uniqueItems` compares whole objects, not keys);
+- the secrets of a group have distinct keys, its collaborators distinct subjects (`uniqueItems`
+  compares whole objects, not keys);
 - `updateSecretGroup` keeps the current value of an entry without `value`, so such an entry must
-  name a key the group already has (the document cannot know which keys a group has).
+  name a key the group already has (the document cannot know which keys a group has);
+- e-mails in bodies (`email`, `userEmail`, team `members` and `managers`) must be the e-mails of
+  the tenant's users, and a `tenantName` the caller's tenant; users exist only when the operator
+  CLI made them (the script makes `dev@example.com` and `leaver@example.com`);
+- virtual-account `permissions` must name existing groups, once each (the script makes
+  `contract-fixture`);
+- a token's `expirationDate` must be in the future.
 
 The hooks make generated cases follow these rules, so that positive cases reach the success path
 and `positive_data_acceptance` keeps failing on every other 4xx, and so that a negative case is
 rejected for its own violation rather than for an unknown integration. They never undo the
 violation of a negative case: an integration field is replaced only while it is schema-valid, and
-keys and values are adjusted in positive cases only.
+keys, values, e-mails, groups and dates are adjusted in positive cases only.
+
+The run must also keep its own credentials: schemathesis reuses ids and values it saw in earlier
+answers, so it would sooner or later revoke, delete, deactivate or demote the bearer (the tenant
+admin `admin@localhost` and its token, which every request uses). In every case, positive or
+negative, the hooks aim those operations at stand-ins of the same kind (the spare token, the users
+above) instead, and keep `dev@example.com` and `contract-fixture`, which the rules above lean on,
+from being deleted; see `_keep_the_bearer`.
 
 One check result is dropped, see `filter_failure`.
 """
 
 from __future__ import annotations
 
+import json
+import os
+from datetime import UTC, datetime, timedelta
+
 import schemathesis
 from schemathesis import GenerationMode
 
 INTEGRATION_ID = "internal-secret-store"
 INTEGRATION_FQN = "internal:secret-store:internal-secret-store"
+# Written by tests/contract/schemathesis_fixtures.py (see there for the keys).
+FIXTURES = json.loads(os.environ["SG_CONTRACT_FIXTURES"])
+# An id that names nothing on the server (the document's example group id).
+UNKNOWN_ID = "0193c6a2-7f00-7000-8000-000000000001"
+# Operations whose body names a user by `email` and that take something from the user.
+DESTRUCTIVE_BY_EMAIL = {"revokeAllPersonalAccessTokens", "deactivateUser", "updateUserRoles"}
 
 
 def _is_valid_integration(value) -> bool:
@@ -55,9 +79,74 @@ def _distinct_keys(secrets: list, *, fill_values: bool) -> list:
     return out
 
 
+def _distinct_subjects(collaborators: list) -> list:
+    seen = set()
+    out = []
+    for entry in collaborators:
+        subject = entry.get("subject") if isinstance(entry, dict) else None
+        if isinstance(subject, str):
+            if subject in seen:
+                continue  # a repeated subject: its first entry stays
+            seen.add(subject)
+        out.append(entry)
+    return out
+
+
+def _is_valid_string(value, max_length: int) -> bool:
+    return isinstance(value, str) and 1 <= len(value) <= max_length
+
+
+def _in_the_future(value):
+    """A parseable date-time that has passed, moved to a later year (same day and time)."""
+    try:
+        at = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return value
+    now = datetime.now(UTC)
+    if (at if at.tzinfo else at.replace(tzinfo=UTC)) > now + timedelta(days=1):
+        return value
+    try:
+        return at.replace(year=now.year + 1 + at.year % 100).isoformat()
+    except ValueError:  # 29 February
+        return at.replace(year=now.year + 1, day=28).isoformat()
+
+
+def _keep_the_bearer(operation_id: str, case) -> None:
+    """Aims destructive operations that target the bearer at stand-ins, whatever the mode.
+
+    Replacing one existing id or e-mail by another keeps a case exactly as schema-valid or invalid
+    as it was.
+    """
+    params = case.path_parameters or {}
+    stand_in = {
+        # The bearer's token: the spare one (a token of the same user).
+        "deletePersonalAccessToken": {FIXTURES["bearer_token_id"]: FIXTURES["spare_token_id"]},
+        # The bearer, and the member the e-mail operations aim at: the user made to be deleted.
+        "deleteUser": {
+            FIXTURES["bearer_user_id"]: FIXTURES["leaver_user_id"],
+            FIXTURES["member_user_id"]: FIXTURES["leaver_user_id"],
+        },
+        # The group virtual-account permissions name: an id that names nothing.
+        "deleteSecretGroup": {FIXTURES["group_id"]: UNKNOWN_ID},
+    }.get(operation_id, {})
+    if params.get("id") in stand_in:
+        case.path_parameters = {**params, "id": stand_in[params["id"]]}
+    body = case.body
+    if operation_id in DESTRUCTIVE_BY_EMAIL and isinstance(body, dict):
+        if body.get("email") == FIXTURES["bearer_email"]:
+            case.body = {**body, "email": FIXTURES["member_email"]}
+
+
+def _user_emails(emails: list) -> list:
+    """Each e-mail replaced by one of the users that stay (the bearer, the member), in turn."""
+    users = (FIXTURES["bearer_email"], FIXTURES["member_email"])
+    return [users[index % 2] if isinstance(email, str) else email for index, email in enumerate(emails)]
+
+
 @schemathesis.hook
 def map_case(context, case):
     operation_id = case.operation.definition.raw.get("operationId")
+    _keep_the_bearer(operation_id, case)
     body = case.body
     if not isinstance(body, dict):
         return case
@@ -71,15 +160,64 @@ def map_case(context, case):
         case.body = body
     elif operation_id == "createOrUpdateSecretGroup":
         manifest = body.get("manifest")
-        if isinstance(manifest, dict) and _is_valid_integration(manifest.get("integration_fqn")):
-            case.body = {**body, "manifest": {**manifest, "integration_fqn": INTEGRATION_FQN}}
+        if isinstance(manifest, dict):
+            manifest = dict(manifest)
+            if _is_valid_integration(manifest.get("integration_fqn")):
+                manifest["integration_fqn"] = INTEGRATION_FQN
+            if positive and isinstance(manifest.get("collaborators"), list):
+                manifest["collaborators"] = _distinct_subjects(manifest["collaborators"])
+            case.body = {**body, "manifest": manifest}
     elif operation_id == "updateSecretGroup":
         secrets = body.get("secrets")
         if positive and isinstance(secrets, list):
             distinct = _distinct_keys(secrets, fill_values=True)
             if distinct:  # `minItems: 1` holds still
                 case.body = {**body, "secrets": distinct}
+    elif positive:
+        case.body = _existing_subjects(operation_id, body)
     return case
+
+
+def _existing_subjects(operation_id: str, body: dict) -> dict:
+    """A positive identity body naming users, groups and dates that are there."""
+    if operation_id in DESTRUCTIVE_BY_EMAIL or operation_id == "activateUser":
+        body = dict(body)
+        if _is_valid_string(body.get("email"), 320):
+            body["email"] = FIXTURES["member_email"]
+        if isinstance(body.get("tenantName"), str):
+            body["tenantName"] = FIXTURES["tenant"]
+    elif operation_id in {"createPersonalAccessToken", "createPersonalAccessTokenForUser"}:
+        body = dict(body)
+        if operation_id == "createPersonalAccessTokenForUser" and _is_valid_string(body.get("userEmail"), 320):
+            body["userEmail"] = FIXTURES["member_email"]
+        if isinstance(body.get("expirationDate"), str):
+            body["expirationDate"] = _in_the_future(body["expirationDate"])
+    elif operation_id == "createOrUpdateTeam":
+        manifest = body.get("manifest")
+        if isinstance(manifest, dict):
+            manifest = dict(manifest)
+            for field in ("members", "managers"):
+                if isinstance(manifest.get(field), list):
+                    manifest[field] = _user_emails(manifest[field])
+            body = {**body, "manifest": manifest}
+    elif operation_id == "createOrUpdateVirtualAccount":
+        manifest = body.get("manifest")
+        if isinstance(manifest, dict) and isinstance(manifest.get("permissions"), list) and manifest["permissions"]:
+            # One group to name, and a group may be named once: the first permission stays.
+            first = manifest["permissions"][0]
+            if isinstance(first, dict):
+                first = {**first, "resource_fqn": f"{FIXTURES['tenant']}:{FIXTURES['group_name']}"}
+            body = {**body, "manifest": {**manifest, "permissions": [first]}}
+    return body
+
+
+@schemathesis.hook
+def before_add_examples(context, examples):
+    # Cases made from the document's examples (and the values schemathesis captured from earlier
+    # answers) do not pass through `map_case`; they follow the same rules. `map_case` changes a
+    # case in place and is idempotent.
+    for case in examples:
+        map_case(context, case)
 
 
 @schemathesis.hook

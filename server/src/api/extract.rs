@@ -16,7 +16,8 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// A JSON request body. Not JSON or not sent as JSON → 400; JSON of the wrong shape (missing
 /// field, wrong type) → 422; too large → 413. Unknown fields are ignored and `null` counts as
-/// absent for optional fields, as TrueFoundry's API does.
+/// absent for optional fields, as TrueFoundry's API does (the document marks them nullable; the
+/// few it does not refuse `null`, see `model::present`).
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {

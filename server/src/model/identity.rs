@@ -116,7 +116,8 @@ pub enum VirtualAccountManifestType {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct VirtualAccountManifest {
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    // `type` is optional but not nullable in the document.
+    #[serde(rename = "type", default, deserialize_with = "super::present", skip_serializing_if = "Option::is_none")]
     #[schema(inline, nullable = false)]
     pub kind: Option<VirtualAccountManifestType>,
     #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$")]
@@ -230,6 +231,7 @@ pub enum TenantRole {
     TenantMember,
 }
 
+/// What a tenant role is on; always the tenant.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub enum RoleResourceType {
     #[serde(rename = "tenant")]
@@ -244,7 +246,6 @@ pub struct UpdateUserRolesRequest {
     #[schema(min_items = 1, max_items = 1, inline)]
     pub roles: Vec<TenantRole>,
     #[serde(default)]
-    #[schema(inline)]
     pub resource_type: Option<RoleResourceType>,
 }
 
@@ -288,7 +289,8 @@ pub enum TeamManifestType {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TeamManifest {
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    // `type` is optional but not nullable in the document.
+    #[serde(rename = "type", default, deserialize_with = "super::present", skip_serializing_if = "Option::is_none")]
     #[schema(inline, nullable = false)]
     pub kind: Option<TeamManifestType>,
     #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$")]

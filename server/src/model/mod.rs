@@ -9,6 +9,21 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+/// For an optional request field whose schema is not nullable, with
+/// `#[serde(default, deserialize_with = "present")]`: absent is `None`, and `null` is refused
+/// (422) like any other value of the wrong type, where a plain `Option` would take it for absent.
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    // Through `Option`: serde_json reports `null` read as an enum as malformed JSON (400).
+    match Option::<T>::deserialize(deserializer)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::invalid_type(serde::de::Unexpected::Unit, &"a value, not null")),
+    }
+}
+
 /// Group name rule (10b): no `:` so it can sit inside an FQN.
 pub const GROUP_NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$";
 /// Secret key rule (10b): a valid environment variable name, plus `.` and `-`.

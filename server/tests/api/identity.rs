@@ -553,6 +553,8 @@ async fn virtual_account_manifests_are_validated_and_dry_run_stores_nothing(back
                                                      "resource_type": "secret-group", "role_id": "secret-group-viewer"}]}),
         json!({"name": "ci", "expiration_date": "2030-13-01"}),
         json!({"name": "ci", "expiration_date": "2030-01-01T00:00:00Z"}),
+        // `type` may be left out, but it is not nullable.
+        json!({"type": null, "name": "ci"}),
     ];
     for manifest in raw_cases {
         let response =
@@ -842,6 +844,13 @@ async fn role_changes_apply_at_once_and_the_last_admin_is_protected(backend: Bac
             .json(&json!({"email": "bob@example.com", "roles": roles}));
         assert_http_error(response.send().await.expect("PATCH"), 422, "validation_failed").await;
     }
+    // `resourceType` is nullable (the document lists `null` among its values).
+    let null_resource_type = server
+        .http()
+        .patch(&url)
+        .bearer_auth(&bob_token)
+        .json(&json!({"email": "bob@example.com", "roles": ["tenant-admin"], "resourceType": null}));
+    assert_eq!(null_resource_type.send().await.expect("PATCH").status(), 200);
     assert_error(bob.update_user_roles().body(role("nobody@example.com", TenantAdmin)).send().await, 404, "not_found");
     server.stop().await;
 }
@@ -901,6 +910,13 @@ async fn any_user_creates_a_team_and_only_its_managers_change_it(backend: Backen
     assert_eq!(error.details[0]["field"], "manifest.members[1]");
     let unknown_manager = team("ghosts", &[m2], Some(&["nobody@example.com"]));
     assert_error(manager.create_or_update_team().body(unknown_manager).send().await, 422, "validation_failed");
+    // `type` may be left out, but it is not nullable.
+    let null_type = server
+        .http()
+        .put(server.url("/api/svc/v1/teams"))
+        .bearer_auth(&server.token)
+        .json(&json!({"manifest": {"type": null, "name": "ghosts", "members": [m2]}}));
+    assert_http_error(null_type.send().await.expect("PUT"), 422, "validation_failed").await;
     // dryRun answers the team and stores nothing.
     let mut dry = team("draft", &[m2], None);
     dry.dry_run = Some(true);

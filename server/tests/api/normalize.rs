@@ -388,7 +388,7 @@ fn canonical_nullability(mut s: Map<String, Value>) -> Value {
     {
         push_all_of(&mut s, ref_schema(reference));
     }
-    drop_redundant_wrapper_type(&mut s, null_in_type);
+    drop_redundant_wrapper_type(&mut s, nullable);
     if nullable {
         s.insert("nullable".into(), Value::Bool(true));
         return Value::Object(s);
@@ -498,13 +498,14 @@ fn push_all_of(s: &mut Map<String, Value>, schema: Value) {
     }
 }
 
-/// Next to `allOf: [{$ref}]`, a `type` that only existed to admit `null` (3.1 `["object", "null"]`)
-/// or that repeats `object` says nothing the reference does not.
-fn drop_redundant_wrapper_type(s: &mut Map<String, Value>, type_admitted_null: bool) {
+/// Next to `allOf: [{$ref}]`, a `type` that only exists for `null` (3.1 `["object", "null"]`; in
+/// 3.0.3 `nullable: true` takes effect only beside a `type`) or that repeats `object` says nothing
+/// the reference does not.
+fn drop_redundant_wrapper_type(s: &mut Map<String, Value>, nullable: bool) {
     let is_ref_wrapper =
         s.len() == 2 && matches!(s.get("allOf"), Some(Value::Array(all)) if all.len() == 1 && is_bare_ref(&all[0]));
     let redundant = match s.get("type") {
-        Some(Value::String(t)) => type_admitted_null || t == "object",
+        Some(Value::String(t)) => nullable || t == "object",
         _ => false,
     };
     if is_ref_wrapper && redundant {
@@ -1005,6 +1006,7 @@ fn schema_spellings_reduce_to_one_form() {
         serde_json::json!({ "oneOf": [reference(), { "type": "null" }] }),
         serde_json::json!({ "anyOf": [{ "type": "null" }, reference()] }),
         serde_json::json!({ "allOf": [reference()], "type": ["object", "null"] }),
+        serde_json::json!({ "allOf": [reference()], "type": "string", "nullable": true }),
     ] {
         assert_eq!(schema(&spelling), canonical_nullable_ref, "{spelling}");
     }
