@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 
 use super::{
-    Db, StoreError, StoreResult,
+    Db, ListQuery, StoreError, StoreResult,
     access::{self, Principal},
     is_storable, new_id, now_ms, on_unique,
 };
@@ -153,24 +153,14 @@ pub async fn list(
     let filter_sql = conditions.join(" AND ");
 
     let mut conn = db.pool().acquire().await?;
-    let count_sql = format!("SELECT COUNT(*) FROM secret_groups g WHERE {filter_sql}");
-    let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql));
-    for bind in &binds {
-        count = count.bind(bind);
-    }
-    let total = count.fetch_one(&mut *conn).await?;
-
-    let page_sql = format!(
-        "{} WHERE {filter_sql} ORDER BY g.created_at, g.id LIMIT ${} OFFSET ${}",
-        select_groups!(),
-        binds.len() + 1,
-        binds.len() + 2
-    );
-    let mut page = sqlx::query_as::<_, GroupRow>(AssertSqlSafe(page_sql));
-    for bind in &binds {
-        page = page.bind(bind);
-    }
-    let groups = page.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
+    let query = ListQuery {
+        count_from: "FROM secret_groups g",
+        select: select_groups!(),
+        filter: &filter_sql,
+        order: "g.created_at, g.id",
+        binds: &binds,
+    };
+    let (total, groups) = query.page::<GroupRow>(&mut conn, limit, offset).await?;
     let groups = attach_secrets(&mut conn, groups).await?;
     Ok((total, groups))
 }

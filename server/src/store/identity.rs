@@ -1,9 +1,9 @@
 //! Tenants and users. Every other object hangs off a tenant; users are created by an operator
 //! (`users create`) and managed by tenant admins.
 
-use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
+use sqlx::{AnyConnection, FromRow};
 
-use super::{Db, StoreError, StoreResult, groups::like_contains, new_id, now_ms, on_unique, tokens};
+use super::{Db, ListQuery, StoreError, StoreResult, groups::like_contains, new_id, now_ms, on_unique, tokens};
 
 pub const ROLE_TENANT_ADMIN: &str = "tenant-admin";
 pub const ROLE_TENANT_MEMBER: &str = "tenant-member";
@@ -143,22 +143,14 @@ pub async fn list_users(
     }
     let filter = conditions.join(" AND ");
     let mut conn = db.pool().acquire().await?;
-    let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("SELECT COUNT(*) FROM users u WHERE {filter}")));
-    for bind in &binds {
-        count = count.bind(bind);
-    }
-    let total = count.fetch_one(&mut *conn).await?;
-    let sql = format!(
-        "{} WHERE {filter} ORDER BY u.created_at, u.id LIMIT ${} OFFSET ${}",
-        select_users!(),
-        binds.len() + 1,
-        binds.len() + 2
-    );
-    let mut page = sqlx::query_as::<_, User>(AssertSqlSafe(sql));
-    for bind in &binds {
-        page = page.bind(bind);
-    }
-    Ok((total, page.bind(limit).bind(offset).fetch_all(&mut *conn).await?))
+    let query = ListQuery {
+        count_from: "FROM users u",
+        select: select_users!(),
+        filter: &filter,
+        order: "u.created_at, u.id",
+        binds: &binds,
+    };
+    query.page(&mut conn, limit, offset).await
 }
 
 /// What a tenant admin may change about a user.

@@ -186,3 +186,45 @@ pub(crate) fn on_unique(err: sqlx::Error, message: impl FnOnce() -> String) -> S
         _ => StoreError::Database(err),
     }
 }
+
+/// A filtered, ordered list query; [`ListQuery::page`] answers one page of it and the number of
+/// rows the filter matches in all. Every list of the API goes through it, so `limit`, `offset`
+/// and `total` mean the same everywhere.
+pub(crate) struct ListQuery<'a> {
+    /// `FROM …` of the count (the tables the filter needs, without the page's columns).
+    pub count_from: &'a str,
+    /// `SELECT … FROM …` of the page.
+    pub select: &'a str,
+    /// The `WHERE` condition, with `$1..$n` placeholders for `binds`.
+    pub filter: &'a str,
+    /// `ORDER BY` columns: a total order, so pages never overlap.
+    pub order: &'a str,
+    pub binds: &'a [String],
+}
+
+impl ListQuery<'_> {
+    pub async fn page<T>(&self, conn: &mut sqlx::AnyConnection, limit: i64, offset: i64) -> StoreResult<(i64, Vec<T>)>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let count_sql = format!("SELECT COUNT(*) {} WHERE {}", self.count_from, self.filter);
+        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql));
+        for bind in self.binds {
+            count = count.bind(bind);
+        }
+        let total = count.fetch_one(&mut *conn).await?;
+        let page_sql = format!(
+            "{} WHERE {} ORDER BY {} LIMIT ${} OFFSET ${}",
+            self.select,
+            self.filter,
+            self.order,
+            self.binds.len() + 1,
+            self.binds.len() + 2
+        );
+        let mut page = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(page_sql));
+        for bind in self.binds {
+            page = page.bind(bind);
+        }
+        Ok((total, page.bind(limit).bind(offset).fetch_all(conn).await?))
+    }
+}

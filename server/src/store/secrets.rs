@@ -1,10 +1,10 @@
 //! Reading and deleting single secrets. Secrets are created and changed only through their group
 //! (see `groups.rs`), as in TrueFoundry's API.
 
-use sqlx::{AssertSqlSafe, FromRow};
+use sqlx::FromRow;
 
 use super::{
-    Db, StoreError, StoreResult, access,
+    Db, ListQuery, StoreError, StoreResult, access,
     groups::{SecretRow, Visibility, select_secrets},
     is_storable, now_ms,
 };
@@ -88,25 +88,14 @@ pub async fn list(
     }
     let filter_sql = conditions.join(" AND ");
 
-    let count_sql =
-        format!("SELECT COUNT(*) FROM secrets s JOIN secret_groups g ON g.id = s.group_id WHERE {filter_sql}");
-    let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql));
-    for bind in &binds {
-        count = count.bind(bind);
-    }
-    let total = count.fetch_one(&mut *conn).await?;
-
-    let select = if with_value { select_secrets_with_values!() } else { select_secrets!() };
-    let page_sql = format!(
-        "{select} WHERE {filter_sql} ORDER BY s.created_at, s.id LIMIT ${} OFFSET ${}",
-        binds.len() + 1,
-        binds.len() + 2
-    );
-    let mut page = sqlx::query_as::<_, SecretRow>(AssertSqlSafe(page_sql));
-    for bind in &binds {
-        page = page.bind(bind);
-    }
-    let secrets = page.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
+    let query = ListQuery {
+        count_from: "FROM secrets s JOIN secret_groups g ON g.id = s.group_id",
+        select: if with_value { select_secrets_with_values!() } else { select_secrets!() },
+        filter: &filter_sql,
+        order: "s.created_at, s.id",
+        binds: &binds,
+    };
+    let (total, secrets) = query.page::<SecretRow>(&mut conn, limit, offset).await?;
     Ok((total, secrets))
 }
 

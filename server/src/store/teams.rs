@@ -2,7 +2,7 @@
 
 use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 
-use super::{Db, StoreError, StoreResult, groups::Actor, identity, new_id, now_ms, on_unique};
+use super::{Db, ListQuery, StoreError, StoreResult, groups::Actor, identity, new_id, now_ms, on_unique};
 
 pub const MEMBER: &str = "member";
 pub const MANAGER: &str = "manager";
@@ -167,22 +167,14 @@ pub async fn list(
         ));
     }
     let mut conn = db.pool().acquire().await?;
-    let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("SELECT COUNT(*) FROM teams t WHERE {filter}")));
-    for bind in &binds {
-        count = count.bind(bind);
-    }
-    let total = count.fetch_one(&mut *conn).await?;
-    let sql = format!(
-        "{} WHERE {filter} ORDER BY t.created_at, t.id LIMIT ${} OFFSET ${}",
-        select_teams!(),
-        binds.len() + 1,
-        binds.len() + 2
-    );
-    let mut page = sqlx::query_as::<_, TeamRow>(AssertSqlSafe(sql));
-    for bind in &binds {
-        page = page.bind(bind);
-    }
-    let rows = page.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
+    let query = ListQuery {
+        count_from: "FROM teams t",
+        select: select_teams!(),
+        filter: &filter,
+        order: "t.created_at, t.id",
+        binds: &binds,
+    };
+    let (total, rows) = query.page::<TeamRow>(&mut conn, limit, offset).await?;
     let mut teams = Vec::with_capacity(rows.len());
     for team in rows {
         let members = members_of(&mut conn, &team.id).await?;

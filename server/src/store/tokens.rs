@@ -1,9 +1,9 @@
 //! Access tokens of users (personal access tokens) and of virtual accounts. Tokens arrive here
 //! already hashed; this module never sees one in the clear.
 
-use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
+use sqlx::{AnyConnection, FromRow};
 
-use super::{Db, StoreError, StoreResult, groups::like_contains, identity, new_id, now_ms};
+use super::{Db, ListQuery, StoreError, StoreResult, groups::like_contains, identity, new_id, now_ms};
 
 /// Whose token it is.
 #[derive(Debug, Clone, Copy)]
@@ -147,24 +147,15 @@ pub async fn list_pats(
         filter.push_str(&format!(" AND LOWER(k.name) LIKE ${} ESCAPE '\\'", binds.len()));
     }
     let mut conn = db.pool().acquire().await?;
-    let mut count =
-        sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("SELECT COUNT(*) FROM access_tokens k WHERE {filter}")));
-    for bind in &binds {
-        count = count.bind(bind);
-    }
-    let total = count.fetch_one(&mut *conn).await?;
-    let sql = format!(
-        "SELECT k.id, k.name, u.id AS user_id, u.email, k.created_at, k.expires_at, k.revoked_at
-         FROM access_tokens k JOIN users u ON u.id = k.user_id
-         WHERE {filter} ORDER BY k.created_at, k.id LIMIT ${} OFFSET ${}",
-        binds.len() + 1,
-        binds.len() + 2
-    );
-    let mut page = sqlx::query_as::<_, PatRow>(AssertSqlSafe(sql));
-    for bind in &binds {
-        page = page.bind(bind);
-    }
-    Ok((total, page.bind(limit).bind(offset).fetch_all(&mut *conn).await?))
+    let query = ListQuery {
+        count_from: "FROM access_tokens k",
+        select: "SELECT k.id, k.name, u.id AS user_id, u.email, k.created_at, k.expires_at, k.revoked_at
+                 FROM access_tokens k JOIN users u ON u.id = k.user_id",
+        filter: &filter,
+        order: "k.created_at, k.id",
+        binds: &binds,
+    };
+    query.page(&mut conn, limit, offset).await
 }
 
 /// The user a personal access token belongs to (tenant-scoped), for authorization.

@@ -1,9 +1,9 @@
 //! Virtual accounts: service identities with their own tokens and roles on named groups.
 
-use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
+use sqlx::{AnyConnection, FromRow};
 
 use super::{
-    Db, StoreError, StoreResult,
+    Db, ListQuery, StoreError, StoreResult,
     groups::{Actor, like_contains},
     new_id, now_ms, on_unique,
     tokens::{self, Owner},
@@ -170,23 +170,14 @@ pub async fn list(
         });
     }
     let mut conn = db.pool().acquire().await?;
-    let mut count =
-        sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("SELECT COUNT(*) FROM virtual_accounts v WHERE {filter}")));
-    for bind in &binds {
-        count = count.bind(bind);
-    }
-    let total = count.fetch_one(&mut *conn).await?;
-    let sql = format!(
-        "{} WHERE {filter} ORDER BY v.created_at, v.id LIMIT ${} OFFSET ${}",
-        select_accounts!(),
-        binds.len() + 1,
-        binds.len() + 2
-    );
-    let mut page = sqlx::query_as::<_, AccountRow>(AssertSqlSafe(sql));
-    for bind in &binds {
-        page = page.bind(bind);
-    }
-    let rows = page.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
+    let query = ListQuery {
+        count_from: "FROM virtual_accounts v",
+        select: select_accounts!(),
+        filter: &filter,
+        order: "v.created_at, v.id",
+        binds: &binds,
+    };
+    let (total, rows) = query.page::<AccountRow>(&mut conn, limit, offset).await?;
     let mut accounts = Vec::with_capacity(rows.len());
     for row in rows {
         let permissions = permissions_of(&mut conn, &row.id).await?;
