@@ -117,10 +117,9 @@ pub async fn collaborators_of(
     if group_ids.is_empty() {
         return Ok(by_group);
     }
-    let placeholders: Vec<String> = (1..=group_ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT group_id, subject, role_id FROM group_collaborators WHERE group_id IN ({}) ORDER BY group_id, position",
-        placeholders.join(", ")
+        super::placeholders(group_ids.len())
     );
     let mut query = sqlx::query_as::<_, (String, String, String)>(AssertSqlSafe(sql));
     for id in group_ids {

@@ -366,9 +366,11 @@ async fn attach_secrets(conn: &mut AnyConnection, groups: Vec<GroupRow>) -> Stor
     if groups.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=groups.len()).map(|i| format!("${i}")).collect();
-    let sql =
-        format!("{} WHERE s.group_id IN ({}) ORDER BY s.created_at, s.id", select_secrets!(), placeholders.join(", "));
+    let sql = format!(
+        "{} WHERE s.group_id IN ({}) ORDER BY s.created_at, s.id",
+        select_secrets!(),
+        super::placeholders(groups.len())
+    );
     let mut query = sqlx::query_as::<_, SecretRow>(AssertSqlSafe(sql));
     for group in &groups {
         query = query.bind(&group.id);

@@ -187,6 +187,11 @@ pub(crate) fn on_unique(err: sqlx::Error, message: impl FnOnce() -> String) -> S
     }
 }
 
+/// `$1, $2, …, $n`: the placeholders of an `IN (…)` over `n` binds.
+pub(crate) fn placeholders(n: usize) -> String {
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// A filtered, ordered list query; [`ListQuery::page`] answers one page of it and the number of
 /// rows the filter matches in all. Every list of the API goes through it, so `limit`, `offset`
 /// and `total` mean the same everywhere.

@@ -175,11 +175,26 @@ pub async fn list(
         binds: &binds,
     };
     let (total, rows) = query.page::<TeamRow>(&mut conn, limit, offset).await?;
-    let mut teams = Vec::with_capacity(rows.len());
-    for team in rows {
-        let members = members_of(&mut conn, &team.id).await?;
-        teams.push(TeamWithMembers { team, members });
+    // The members of the whole page in one query, not one per team.
+    let sql = format!(
+        "SELECT m.team_id, m.user_id, u.email, m.role FROM team_members m JOIN users u ON u.id = m.user_id
+         WHERE m.team_id IN ({}) ORDER BY u.created_at, u.id, m.role",
+        super::placeholders(rows.len())
+    );
+    let mut members = std::collections::HashMap::<String, Vec<MemberRow>>::new();
+    if !rows.is_empty() {
+        let mut query = sqlx::query_as::<_, (String, String, String, String)>(AssertSqlSafe(sql));
+        for team in &rows {
+            query = query.bind(&team.id);
+        }
+        for (team_id, user_id, email, role) in query.fetch_all(&mut *conn).await? {
+            members.entry(team_id).or_default().push(MemberRow { user_id, email, role });
+        }
     }
+    let teams = rows
+        .into_iter()
+        .map(|team| TeamWithMembers { members: members.remove(&team.id).unwrap_or_default(), team })
+        .collect();
     Ok((total, teams))
 }
 

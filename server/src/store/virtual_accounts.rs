@@ -178,11 +178,27 @@ pub async fn list(
         binds: &binds,
     };
     let (total, rows) = query.page::<AccountRow>(&mut conn, limit, offset).await?;
-    let mut accounts = Vec::with_capacity(rows.len());
-    for row in rows {
-        let permissions = permissions_of(&mut conn, &row.id).await?;
-        accounts.push(Account { row, permissions });
+    // The permissions of the whole page in one query, not one per account.
+    let mut permissions = std::collections::HashMap::<String, Vec<(String, String)>>::new();
+    if !rows.is_empty() {
+        let sql = format!(
+            "SELECT p.virtual_account_id, g.name, p.role_id FROM virtual_account_permissions p
+             JOIN secret_groups g ON g.id = p.group_id
+             WHERE p.virtual_account_id IN ({}) ORDER BY p.virtual_account_id, p.position",
+            super::placeholders(rows.len())
+        );
+        let mut query = sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(sql));
+        for row in &rows {
+            query = query.bind(&row.id);
+        }
+        for (account_id, group, role) in query.fetch_all(&mut *conn).await? {
+            permissions.entry(account_id).or_default().push((group, role));
+        }
     }
+    let accounts = rows
+        .into_iter()
+        .map(|row| Account { permissions: permissions.remove(&row.id).unwrap_or_default(), row })
+        .collect();
     Ok((total, accounts))
 }
 
