@@ -1,15 +1,15 @@
 //! Bearer-token authentication.
 //!
 //! Tokens are `sgt_` followed by 32 random bytes in unpadded base64url (43 characters): the
-//! prefix makes a leaked token recognisable to secret scanners. The database holds only a
-//! SHA-256 of the token, looked up by that hash and compared in constant time. Every failure
+//! prefix makes a leaked token recognisable to secret scanners. The database holds only a keyed
+//! hash of the token ([`crate::crypto::Keyring::hash_token`]), looked up by that hash and
+//! compared in constant time. Every failure
 //! (missing, malformed, unknown, expired, revoked, deactivated user) gives the same 401, so an
 //! answer never reveals whether a token exists.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore as _;
-use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use std::net::SocketAddr;
@@ -27,7 +27,7 @@ const TOKEN_RANDOM_BYTES: usize = 32;
 /// Length of the base64url text of [`TOKEN_RANDOM_BYTES`] without padding.
 const TOKEN_BODY_LEN: usize = 43;
 
-/// A new random token. Shown to its owner once; only [`hash_token`] of it is stored.
+/// A new random token. Shown to its owner once; only its keyed hash is stored.
 pub fn generate_token() -> String {
     let mut bytes = [0u8; TOKEN_RANDOM_BYTES];
     rand::rng().fill_bytes(&mut bytes);
@@ -39,17 +39,6 @@ pub fn is_well_formed(token: &str) -> bool {
     token.strip_prefix(TOKEN_PREFIX).is_some_and(|body| {
         body.len() == TOKEN_BODY_LEN && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     })
-}
-
-/// The stored form of a token: lowercase hex SHA-256.
-pub fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    let mut hex = String::with_capacity(digest.len() * 2);
-    for byte in digest {
-        hex.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-        hex.push(char::from(b"0123456789abcdef"[usize::from(byte & 0x0f)]));
-    }
-    hex
 }
 
 /// Who is calling: a user (by personal access token) or a virtual account.
@@ -155,7 +144,7 @@ impl FromRequestParts<AppState> for Caller {
 
 /// The caller a token stands for, if it is valid now.
 async fn verify(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
-    let hash = hash_token(token);
+    let hash = state.keys.hash_token(token);
     let Some(owner) = tokens::owner(&state.db, &hash).await? else {
         return Ok(None);
     };
@@ -185,7 +174,6 @@ mod tests {
         let (a, b) = (generate_token(), generate_token());
         assert!(is_well_formed(&a), "{} chars", a.len());
         assert_ne!(a, b);
-        assert_ne!(hash_token(&a), hash_token(&b));
     }
 
     #[test]
@@ -195,10 +183,5 @@ mod tests {
         assert!(!is_well_formed(&format!("{good}x")));
         assert!(!is_well_formed(&good.replace("sgt_", "xyz_")));
         assert!(!is_well_formed(&format!("sgt_{}", "+".repeat(TOKEN_BODY_LEN))));
-    }
-
-    #[test]
-    fn hash_is_hex_sha256() {
-        assert_eq!(hash_token("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -1,8 +1,10 @@
 //! Command line and environment configuration (clap; every flag has an `SG_*` variable).
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::sensitive::SecretString;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,6 +34,30 @@ pub enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenants(TenantsCommand),
+    /// Manage master keys: list them, rotate to a new one, prune retired ones from the key file.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the master keys the database knows, their state, and how many data keys each wraps.
+    List(DatabaseArgs),
+    /// Make a new master key active and re-wrap every data key with it, in batches, while
+    /// servers keep serving. The new key is the first one in the key source the database does
+    /// not know yet; with a key file and no such key, a new one is generated and appended.
+    Rotate(RotateArgs),
+    /// Remove retired master keys (which no data key uses) from the key file.
+    Prune(DatabaseArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RotateArgs {
+    /// Data keys re-wrapped per transaction.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub batch_size: i64,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +106,21 @@ pub struct DatabaseArgs {
     /// `sqlite://FILE` (created on first start) or `postgres://USER@HOST:PORT/DB`.
     #[arg(long, env = "SG_DATABASE_URL", default_value = "sqlite://secret-groups.db")]
     pub database_url: String,
+    /// File of master keys (base64, one per line). Created with a new key on the first start of
+    /// a fresh database. Default for SQLite: `<name>.master-key` beside the database file.
+    #[arg(long, env = "SG_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Master keys given directly: base64, comma-separated. Read from the environment only, so
+    /// they never show in `ps`; takes precedence over the key file.
+    #[arg(skip = std::env::var("SG_MASTER_KEY").ok().map(SecretString::new))]
+    pub master_key: Option<SecretString>,
+}
+
+impl DatabaseArgs {
+    /// Only the database URL; the master key is found beside a SQLite file.
+    pub fn url(database_url: impl Into<String>) -> Self {
+        Self { database_url: database_url.into(), master_key_file: None, master_key: None }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -97,8 +138,8 @@ pub struct ServeArgs {
     pub admin_email: String,
     /// The admin's first token on a fresh database (`sgt_` + 43 base64url characters); a random
     /// one is printed once when unset. Read from the environment only, so it never shows in `ps`.
-    #[arg(skip = std::env::var("SG_BOOTSTRAP_TOKEN").ok())]
-    pub bootstrap_token: Option<String>,
+    #[arg(skip = std::env::var("SG_BOOTSTRAP_TOKEN").ok().map(SecretString::new))]
+    pub bootstrap_token: Option<SecretString>,
     /// `integrationId` that create accepts and groups report.
     #[arg(long, env = "SG_INTEGRATION_ID", default_value = "internal-secret-store")]
     pub integration_id: String,

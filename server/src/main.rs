@@ -1,7 +1,7 @@
 use clap::Parser as _;
 use secret_groups_server::{
-    config::{Cli, Command, TenantsCommand, TokensCommand, UsersCommand},
-    server,
+    config::{Cli, Command, KeysCommand, TenantsCommand, TokensCommand, UsersCommand},
+    key_admin, server,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -19,5 +19,8 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Tokens(TokensCommand::Create(args))) => server::create_token(args).await,
         Some(Command::Users(UsersCommand::Create(args))) => server::create_user(args).await,
         Some(Command::Tenants(TenantsCommand::Create(args))) => server::create_tenant(args).await,
+        Some(Command::Keys(KeysCommand::List(args))) => key_admin::list(args).await,
+        Some(Command::Keys(KeysCommand::Rotate(args))) => key_admin::rotate(args).await,
+        Some(Command::Keys(KeysCommand::Prune(args))) => key_admin::prune(args).await,
     }
 }

@@ -8,8 +8,10 @@ use tokio::net::TcpListener;
 
 use crate::{
     api, auth,
-    config::{CreateTenantArgs, CreateTokenArgs, CreateUserArgs, ServeArgs},
+    config::{CreateTenantArgs, CreateTokenArgs, CreateUserArgs, DatabaseArgs, ServeArgs},
+    crypto::{KeySource, Keyring},
     ratelimit::AuthLimiter,
+    sensitive::SecretString,
     state::{AppState, Integration},
     store::{Db, identity, tokens},
 };
@@ -17,36 +19,53 @@ use crate::{
 /// The window over which failed authentications are counted.
 const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
+/// Opens the database and its keys: migrations applied, master keys checked against it (a
+/// wrong or missing key stops here, before anything is served).
+pub async fn open_store(args: &DatabaseArgs) -> anyhow::Result<(Db, Keyring)> {
+    let source = KeySource::resolve(&args.database_url, args.master_key_file.as_deref(), args.master_key.as_ref())?;
+    let db = Db::connect(&args.database_url).await.context("cannot open the database")?;
+    match Keyring::open(&db, source).await {
+        Ok(keys) => Ok((db, keys)),
+        Err(e) => {
+            db.close().await;
+            Err(e.context("cannot load the master keys"))
+        }
+    }
+}
+
 /// Connects to the database, bootstraps a fresh one and builds the state.
 pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
-    let db = Db::connect(&args.database.database_url).await.context("cannot open the database")?;
-    bootstrap(&db, args).await?;
+    let (db, keys) = open_store(&args.database).await?;
+    bootstrap(&db, &keys, args).await?;
     Ok(AppState {
         db,
+        keys: Arc::new(keys),
         integration: Arc::new(Integration { id: args.integration_id.clone(), fqn: args.integration_fqn.clone() }),
         auth_limiter: Arc::new(AuthLimiter::new(args.auth_failure_limit, AUTH_FAILURE_WINDOW)),
     })
 }
 
 /// On a fresh database: the tenant, its admin and the admin's first token.
-async fn bootstrap(db: &Db, args: &ServeArgs) -> anyhow::Result<()> {
+async fn bootstrap(db: &Db, keys: &Keyring, args: &ServeArgs) -> anyhow::Result<()> {
     let (token, generated) = match &args.bootstrap_token {
-        Some(token) if auth::is_well_formed(token) => (token.clone(), false),
+        Some(token) if auth::is_well_formed(token.expose()) => (token.clone(), false),
         Some(_) => anyhow::bail!(
             "SG_BOOTSTRAP_TOKEN must be `{}` followed by 43 base64url characters \
              (e.g. generate one with `secret-groups-server` left unset, or openssl rand)",
             auth::TOKEN_PREFIX
         ),
-        None => (auth::generate_token(), true),
+        None => (SecretString::new(auth::generate_token()), true),
     };
-    let created = identity::bootstrap(db, &args.tenant, &args.admin_email, &auth::hash_token(&token)).await?;
+    let created = identity::bootstrap(db, &args.tenant, &args.admin_email, &keys.hash_token(token.expose())).await?;
     if let Some(created) = created {
         tracing::info!(tenant = %created.tenant.name, admin = %created.admin.email, "bootstrapped a fresh database");
         if generated {
             // Printed to the terminal once, on purpose outside the log.
             println!(
                 "\nFirst start: created tenant `{}` and admin `{}`.\nTheir API token (shown only now):\n\n    {}\n",
-                created.tenant.name, created.admin.email, token
+                created.tenant.name,
+                created.admin.email,
+                token.expose()
             );
         }
     }
@@ -93,12 +112,12 @@ async fn shutdown_signal() {
 
 /// `tokens create`: prints a new token for an existing user.
 pub async fn create_token(args: CreateTokenArgs) -> anyhow::Result<()> {
-    let db = Db::connect(&args.database.database_url).await.context("cannot open the database")?;
+    let (db, keys) = open_store(&args.database).await?;
     let token = auth::generate_token();
     let name = args.name.unwrap_or_else(|| format!("cli-{}", chrono::Utc::now().format("%Y%m%d%H%M%S%3f")));
     let result = async {
         let tenant = identity::tenant_by_name(&db, &args.tenant).await?;
-        tokens::create_pat(&db, &tenant.id, &args.email, &name, &auth::hash_token(&token), None).await
+        tokens::create_pat(&db, &tenant.id, &args.email, &name, &keys.hash_token(&token), None).await
     }
     .await;
     db.close().await;
@@ -114,7 +133,7 @@ pub async fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
         args.email.contains('@') && !args.email.contains(':') && !args.email.chars().any(char::is_whitespace),
         "--email must be an e-mail address"
     );
-    let db = Db::connect(&args.database.database_url).await.context("cannot open the database")?;
+    let (db, _keys) = open_store(&args.database).await?;
     let role = if args.admin { identity::ROLE_TENANT_ADMIN } else { identity::ROLE_TENANT_MEMBER };
     let result = async {
         let tenant = identity::tenant_by_name(&db, &args.tenant).await?;
@@ -133,7 +152,7 @@ pub async fn create_tenant(args: CreateTenantArgs) -> anyhow::Result<()> {
         crate::api::is_tenant_name(&args.name),
         "a tenant name is 2 to 127 letters, digits, `.`, `_` or `-`, starting with a letter or digit"
     );
-    let db = Db::connect(&args.database.database_url).await.context("cannot open the database")?;
+    let (db, _keys) = open_store(&args.database).await?;
     let result = identity::create_tenant(&db, &args.name).await;
     db.close().await;
     let tenant = result.with_context(|| format!("cannot create tenant {}", args.name))?;

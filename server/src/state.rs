@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::{ratelimit::AuthLimiter, store::Db};
+use crate::{crypto::Keyring, ratelimit::AuthLimiter, store::Db};
 
 /// The secret-store integration this server is (10b): its own encrypted store.
 #[derive(Debug, Clone)]
@@ -22,6 +22,8 @@ impl Default for Integration {
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    /// Master keys and the token-hash key; also the cipher every stored value goes through.
+    pub keys: Arc<Keyring>,
     pub integration: Arc<Integration>,
     pub auth_limiter: Arc<AuthLimiter>,
 }

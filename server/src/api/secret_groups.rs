@@ -20,6 +20,7 @@ use crate::{
         UpdateSecretGroupRequest,
     },
     state::AppState,
+    sensitive::SecretString,
     store::groups::{self, GroupFilter, NewGroup},
 };
 
@@ -101,7 +102,7 @@ pub async fn create_secret_group(
             format!("is not a known integration; this server's is {}", state.integration.id),
         ));
     }
-    validate::secrets(body.secrets.iter().map(|s| (s.key.as_str(), Some(s.value.as_str()))))?;
+    validate::secrets(body.secrets.iter().map(|s| (s.key.as_str(), Some(s.value.expose()))))?;
     // The creator is the group's first admin, as in TrueFoundry.
     let manifest = SecretGroupManifest {
         kind: ManifestType::SecretGroup,
@@ -117,7 +118,7 @@ pub async fn create_secret_group(
         collaborators: collaborator_rows(&manifest),
         secrets: body.secrets.into_iter().map(|s| (s.key, s.value)).collect(),
     };
-    let row = groups::create(&state.db, &caller.actor(), new).await?;
+    let row = groups::create(&state.db, &*state.keys, &caller.actor(), new).await?;
     Ok(Json(SecretGroupResponse { data: view::group(&caller, &state.integration, row)? }))
 }
 
@@ -192,6 +193,7 @@ pub async fn create_or_update_secret_group(
     let dry_run = body.dry_run.unwrap_or(false);
     let row = groups::upsert(
         &state.db,
+        &*state.keys,
         &caller.actor(),
         &caller.access_principal(),
         caller.is_tenant_admin,
@@ -265,9 +267,9 @@ pub async fn update_secret_group(
     if body.secrets.is_empty() {
         return Err(ApiError::validation("secrets", "must have at least one item"));
     }
-    validate::secrets(body.secrets.iter().map(|s| (s.key.as_str(), s.value.as_deref())))?;
-    let entries: Vec<(String, Option<String>)> = body.secrets.into_iter().map(|s| (s.key, s.value)).collect();
-    let row = groups::update(&state.db, &caller.actor(), &id, &entries).await?;
+    validate::secrets(body.secrets.iter().map(|s| (s.key.as_str(), s.value.as_ref().map(SecretString::expose))))?;
+    let entries: Vec<(String, Option<SecretString>)> = body.secrets.into_iter().map(|s| (s.key, s.value)).collect();
+    let row = groups::update(&state.db, &*state.keys, &caller.actor(), &id, &entries).await?;
     Ok(Json(SecretGroupResponse { data: view::group(&caller, &state.integration, row)? }))
 }
 

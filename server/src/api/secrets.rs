@@ -73,7 +73,8 @@ pub async fn list_secrets(
     let visibility = visible.as_ref().map(|(principal, roles)| (principal, *roles));
     let filter = SecretFilter { group_id: body.secret_group_id, names };
     let (total, rows) =
-        secrets::list(&state.db, &caller.tenant_id, &filter, visibility, with_value, limit, offset).await?;
+        secrets::list(&state.db, &*state.keys, &caller.tenant_id, &filter, visibility, with_value, limit, offset)
+            .await?;
     let data = rows.into_iter().map(|row| view::secret(&caller, row, with_value)).collect();
     Ok(Json(ListSecretsResponse { data, pagination: Pagination { total, offset, limit } }))
 }
@@ -109,7 +110,7 @@ pub async fn get_secret(
     PathId(id): PathId,
 ) -> Result<Json<SecretResponse>, ApiError> {
     authz::authorize_secret(&state, &caller, &id, GroupAction::ReadValues).await?;
-    let (row, version_rows) = secrets::get(&state.db, &caller.tenant_id, &id).await?;
+    let (row, version_rows) = secrets::get(&state.db, &*state.keys, &caller.tenant_id, &id).await?;
     let mut secret = view::secret(&caller, row, true);
     secret.secret_versions = Some(view::versions(&secret, version_rows));
     Ok(Json(SecretResponse { data: secret }))

@@ -151,8 +151,8 @@ async fn issue(
         }
     };
     let token = auth::generate_token();
-    tokens::create_pat(&state.db, tenant_id, email, name, &auth::hash_token(&token), expires_at).await?;
-    Ok(Json(TokenResponse { token }))
+    tokens::create_pat(&state.db, tenant_id, email, name, &state.keys.hash_token(&token), expires_at).await?;
+    Ok(Json(TokenResponse { token: token.into() }))
 }
 
 /// `^[a-z][a-z0-9-]{1,34}[a-z0-9]$`

@@ -169,8 +169,8 @@ pub async fn create_or_update_virtual_account(
         AccountSpec { name: &manifest.name, manifest: &manifest_json, expires_at, permissions: permissions.as_deref() };
     let dry_run = body.dry_run.unwrap_or(false);
     let (row, created) =
-        virtual_accounts::upsert(&state.db, &caller.actor(), spec, &auth::hash_token(&token), dry_run).await?;
-    Ok(Json(VirtualAccountResponse { data: view(&caller, row)?, token: (created && !dry_run).then_some(token) }))
+        virtual_accounts::upsert(&state.db, &caller.actor(), spec, &state.keys.hash_token(&token), dry_run).await?;
+    Ok(Json(VirtualAccountResponse { data: view(&caller, row)?, token: (created && !dry_run).then(|| token.into()) }))
 }
 
 /// Whether a virtual account exists
@@ -312,6 +312,6 @@ pub async fn regenerate_virtual_account_token(
     // Whole milliseconds of a bounded, finite number of minutes: the cast cannot overflow.
     let grace_ms = (minutes * 60_000.0).round() as i64;
     let token = auth::generate_token();
-    virtual_accounts::regenerate_token(&state.db, &caller.tenant_id, &id, &auth::hash_token(&token), grace_ms).await?;
-    Ok(Json(TokenResponse { token }))
+    virtual_accounts::regenerate_token(&state.db, &caller.tenant_id, &id, &state.keys.hash_token(&token), grace_ms).await?;
+    Ok(Json(TokenResponse { token: token.into() }))
 }

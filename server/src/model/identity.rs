@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Pagination, Subject, Timestamp};
+use crate::sensitive::SecretString;
 
 /// Always `{}`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -13,7 +14,8 @@ pub struct EmptyResponse {}
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     /// The token (`sgt_…`); shown only in this answer.
-    pub token: String,
+    #[schema(value_type = String)]
+    pub token: SecretString,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -170,8 +172,8 @@ pub struct VirtualAccountResponse {
     pub data: VirtualAccount,
     /// The account's token; only when this answer created the account.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub token: Option<String>,
+    #[schema(nullable = false, value_type = Option<String>)]
+    pub token: Option<SecretString>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::sensitive::SecretString;
+
 /// For an optional request field whose schema is not nullable, with
 /// `#[serde(default, deserialize_with = "present")]`: absent is `None`, and `null` is refused
 /// (422) like any other value of the wrong type, where a plain `Option` would take it for absent.
@@ -103,8 +105,8 @@ pub struct SecretVersion {
     pub secret_id: String,
     pub version: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub value: Option<String>,
+    #[schema(nullable = false, value_type = Option<String>)]
+    pub value: Option<SecretString>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
@@ -120,8 +122,8 @@ pub struct Secret {
     pub name: String,
     pub secret_group_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub value: Option<String>,
+    #[schema(nullable = false, value_type = Option<String>)]
+    pub value: Option<SecretString>,
     pub created_by: String,
     pub created_by_subject: Subject,
     #[schema(value_type = String, format = DateTime)]
@@ -220,8 +222,8 @@ pub struct SecretGroup {
 pub struct SecretInput {
     #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")]
     pub key: String,
-    #[schema(max_length = 65536, pattern = r"^[^\x00]*$")]
-    pub value: String,
+    #[schema(max_length = 65536, pattern = r"^[^\x00]*$", value_type = String)]
+    pub value: SecretString,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -229,8 +231,8 @@ pub struct UpdateSecretInput {
     #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")]
     pub key: String,
     #[serde(default)]
-    #[schema(max_length = 65536, pattern = r"^[^\x00]*$")]
-    pub value: Option<String>,
+    #[schema(max_length = 65536, pattern = r"^[^\x00]*$", value_type = Option<String>)]
+    pub value: Option<SecretString>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -10,9 +10,15 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 
 use super::{
-    Db, ListQuery, StoreError, StoreResult,
+    Backend, Db, ListQuery, StoreError, StoreResult,
     access::{self, Principal},
-    is_storable, new_id, now_ms, on_unique,
+    is_storable,
+    keys::{self, DataKeyRow},
+    new_id, now_ms, on_unique, sealed_row,
+};
+use crate::{
+    crypto::{ValueBinding, ValueCipher},
+    sensitive::SecretString,
 };
 
 /// Who is writing, as recorded in `created_by_*` columns.
@@ -35,7 +41,8 @@ pub struct GroupRow {
     pub updated_at: i64,
 }
 
-/// A secret with its group's name (for FQNs) and, when asked for, its current value.
+/// A secret with its group's name (for FQNs) and, when asked for, its current value (opened by
+/// the query that asked for it; never read from a column).
 #[derive(Debug, Clone, FromRow)]
 pub struct SecretRow {
     pub id: String,
@@ -47,7 +54,8 @@ pub struct SecretRow {
     pub created_by_email: String,
     pub created_at: i64,
     pub updated_at: i64,
-    pub value: Option<String>,
+    #[sqlx(skip)]
+    pub value: Option<SecretString>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,7 +82,7 @@ pub struct NewGroup {
     pub manifest: String,
     /// (subject, role id) of the manifest's collaborators.
     pub collaborators: Vec<(String, String)>,
-    pub secrets: Vec<(String, String)>,
+    pub secrets: Vec<(String, SecretString)>,
 }
 
 /// Who may see what in a list: `None` for a tenant admin (everything in the tenant), otherwise
@@ -98,8 +106,7 @@ macro_rules! select_groups {
 macro_rules! select_secrets {
     () => {
         "SELECT s.id, s.group_id, g.name AS group_name, s.name, s.current_version,
-                s.created_by_user_id, s.created_by_email, s.created_at, s.updated_at,
-                CAST(NULL AS TEXT) AS value
+                s.created_by_user_id, s.created_by_email, s.created_at, s.updated_at
          FROM secrets s JOIN secret_groups g ON g.id = s.group_id "
     };
 }
@@ -173,14 +180,17 @@ pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<GroupWithSec
     load(&mut conn, tenant_id, id).await
 }
 
-pub async fn create(db: &Db, actor: &Actor, new: NewGroup) -> StoreResult<GroupWithSecrets> {
+pub async fn create(db: &Db, cipher: &dyn ValueCipher, actor: &Actor, new: NewGroup) -> StoreResult<GroupWithSecrets> {
     let now = now_ms();
     let id = new_id();
     let mut wtx = db.begin_write().await?;
-    insert_group(&mut wtx.tx, actor, &id, &new.name, &new.integration_id, &new.manifest, now).await?;
+    let key =
+        insert_group(&mut wtx.tx, db.backend(), cipher, actor, &id, &new.name, &new.integration_id, &new.manifest, now)
+            .await?;
     access::set_collaborators(&mut wtx.tx, &actor.tenant_id, &id, &new.collaborators).await?;
-    for (key, value) in &new.secrets {
-        insert_secret(&mut wtx.tx, actor, &id, key, value, now).await?;
+    let sealer = Sealer { cipher, key: &key, tenant_id: &actor.tenant_id, group_id: &id };
+    for (name, value) in &new.secrets {
+        insert_secret(&mut wtx.tx, &sealer, actor, name, value.expose(), now).await?;
     }
     let group = load(&mut wtx.tx, &actor.tenant_id, &id).await?;
     wtx.commit().await?;
@@ -194,6 +204,7 @@ pub async fn create(db: &Db, actor: &Actor, new: NewGroup) -> StoreResult<GroupW
 #[allow(clippy::too_many_arguments)]
 pub async fn upsert(
     db: &Db,
+    cipher: &dyn ValueCipher,
     actor: &Actor,
     principal: &Principal,
     may_manage_any: bool,
@@ -236,7 +247,7 @@ pub async fn upsert(
         }
         None => {
             let id = new_id();
-            insert_group(&mut wtx.tx, actor, &id, name, integration_id, manifest, now).await?;
+            insert_group(&mut wtx.tx, db.backend(), cipher, actor, &id, name, integration_id, manifest, now).await?;
             id
         }
     };
@@ -254,9 +265,10 @@ pub async fn upsert(
 /// one): changed values get a new version, unchanged ones none, missing keys are deleted.
 pub async fn update(
     db: &Db,
+    cipher: &dyn ValueCipher,
     actor: &Actor,
     id: &str,
-    entries: &[(String, Option<String>)],
+    entries: &[(String, Option<SecretString>)],
 ) -> StoreResult<GroupWithSecrets> {
     if !is_storable(id) {
         return Err(StoreError::NotFound("secret group"));
@@ -274,24 +286,29 @@ pub async fn update(
     if locked.rows_affected() == 0 {
         return Err(StoreError::NotFound("secret group"));
     }
-    let current: Vec<(String, String, i64, String)> = sqlx::query_as(
-        "SELECT s.id, s.name, s.current_version, v.value FROM secrets s
+    let key = keys::group_key(&mut *conn, id).await?;
+    let sealer = Sealer { cipher, key: &key, tenant_id: &actor.tenant_id, group_id: id };
+    let sealed: Vec<(String, String, i64, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT s.id, s.name, s.current_version, v.ciphertext FROM secrets s
          JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
          WHERE s.group_id = $1",
     )
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
-    let current: HashMap<&str, (&str, i64, &str)> = current
-        .iter()
-        .map(|(sid, name, version, value)| (name.as_str(), (sid.as_str(), *version, value.as_str())))
-        .collect();
+    // Whether a value changed is decided on the opened values; a current value that does not
+    // open fails the whole update, as a read would.
+    let mut current: HashMap<&str, (&str, i64, SecretString)> = HashMap::with_capacity(sealed.len());
+    for (secret_id, name, version, ciphertext) in &sealed {
+        let value = sealer.open(secret_id, *version, ciphertext.as_deref())?;
+        current.insert(name.as_str(), (secret_id.as_str(), *version, value));
+    }
 
     let mut changed = false;
-    for (index, (key, value)) in entries.iter().enumerate() {
-        match (current.get(key.as_str()), value) {
+    for (index, (name, value)) in entries.iter().enumerate() {
+        match (current.get(name.as_str()), value) {
             (Some((secret_id, version, old)), Some(new)) if new != old => {
-                insert_version(&mut *conn, secret_id, version + 1, new, now).await?;
+                insert_version(&mut *conn, &sealer, secret_id, version + 1, new.expose(), now).await?;
                 sqlx::query("UPDATE secrets SET current_version = $1, updated_at = $2 WHERE id = $3")
                     .bind(version + 1)
                     .bind(now)
@@ -302,18 +319,18 @@ pub async fn update(
             }
             (Some(_), _) => {}
             (None, Some(new)) => {
-                insert_secret(&mut *conn, actor, id, key, new, now).await?;
+                insert_secret(&mut *conn, &sealer, actor, name, new.expose(), now).await?;
                 changed = true;
             }
             (None, None) => {
                 return Err(StoreError::Invalid {
                     field: format!("secrets[{index}].value"),
-                    problem: format!("is required: the group has no secret {key} whose value could be kept"),
+                    problem: format!("is required: the group has no secret {name} whose value could be kept"),
                 });
             }
         }
     }
-    let wanted: HashSet<&str> = entries.iter().map(|(key, _)| key.as_str()).collect();
+    let wanted: HashSet<&str> = entries.iter().map(|(name, _)| name.as_str()).collect();
     for (name, (secret_id, _, _)) in &current {
         if !wanted.contains(name) {
             sqlx::query("DELETE FROM secrets WHERE id = $1").bind(*secret_id).execute(&mut *conn).await?;
@@ -391,15 +408,19 @@ async fn attach_secrets(conn: &mut AnyConnection, groups: Vec<GroupRow>) -> Stor
         .collect())
 }
 
+/// Inserts the group row and its data key, which it returns.
+#[allow(clippy::too_many_arguments)]
 async fn insert_group(
     conn: &mut AnyConnection,
+    backend: Backend,
+    cipher: &dyn ValueCipher,
     actor: &Actor,
     id: &str,
     name: &str,
     integration_id: &str,
     manifest: &str,
     now: i64,
-) -> StoreResult<()> {
+) -> StoreResult<DataKeyRow> {
     sqlx::query(
         "INSERT INTO secret_groups (id, tenant_id, name, integration_id, manifest, created_by_user_id,
                                     created_by_email, created_at, updated_at)
@@ -413,17 +434,45 @@ async fn insert_group(
     .bind(&actor.user_id)
     .bind(&actor.email)
     .bind(now)
-    .execute(conn)
+    .execute(&mut *conn)
     .await
     .map_err(|e| on_unique(e, || format!("Secret group with this name already exists: {name}")))?;
-    Ok(())
+    keys::create_group_key(conn, backend, cipher, id, now).await
+}
+
+/// Seals and opens the values of one group: its data key and where its rows belong.
+pub(crate) struct Sealer<'a> {
+    pub cipher: &'a dyn ValueCipher,
+    pub key: &'a DataKeyRow,
+    pub tenant_id: &'a str,
+    pub group_id: &'a str,
+}
+
+impl Sealer<'_> {
+    fn binding<'b>(&'b self, secret_id: &'b str, version: i64) -> ValueBinding<'b> {
+        ValueBinding { tenant_id: self.tenant_id, group_id: self.group_id, secret_id, version }
+    }
+
+    pub fn seal(&self, secret_id: &str, version: i64, value: &str) -> StoreResult<Vec<u8>> {
+        self.cipher
+            .seal(&self.key.stored(), &self.binding(secret_id, version), value)
+            .map_err(sealed_row(|| format!("secret {secret_id} version {version}")))
+    }
+
+    /// The value sealed in `ciphertext` for this secret version; a missing ciphertext is as
+    /// corrupt as a tampered one.
+    pub fn open(&self, secret_id: &str, version: i64, ciphertext: Option<&[u8]>) -> StoreResult<SecretString> {
+        let row = || format!("secret {secret_id} version {version}");
+        let ciphertext = ciphertext.ok_or_else(|| StoreError::Corrupt(format!("{} has no ciphertext", row())))?;
+        self.cipher.open(&self.key.stored(), &self.binding(secret_id, version), ciphertext).map_err(sealed_row(row))
+    }
 }
 
 async fn insert_secret(
     conn: &mut AnyConnection,
+    sealer: &Sealer<'_>,
     actor: &Actor,
-    group_id: &str,
-    key: &str,
+    name: &str,
     value: &str,
     now: i64,
 ) -> StoreResult<()> {
@@ -435,29 +484,33 @@ async fn insert_secret(
     )
     .bind(&secret_id)
     .bind(&actor.tenant_id)
-    .bind(group_id)
-    .bind(key)
+    .bind(sealer.group_id)
+    .bind(name)
     .bind(&actor.user_id)
     .bind(&actor.email)
     .bind(now)
     .execute(&mut *conn)
     .await
-    .map_err(|e| on_unique(e, || format!("secret {key} already exists in the group")))?;
-    insert_version(conn, &secret_id, 1, value, now).await
+    .map_err(|e| on_unique(e, || format!("secret {name} already exists in the group")))?;
+    insert_version(conn, sealer, &secret_id, 1, value, now).await
 }
 
 async fn insert_version(
     conn: &mut AnyConnection,
+    sealer: &Sealer<'_>,
     secret_id: &str,
     version: i64,
     value: &str,
     now: i64,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO secret_versions (id, secret_id, version, value, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(new_id())
-        .bind(secret_id)
-        .bind(version)
-        .bind(value)
+    let ciphertext = sealer.seal(secret_id, version, value)?;
+    sqlx::query(
+        "INSERT INTO secret_versions (id, secret_id, version, ciphertext, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(new_id())
+    .bind(secret_id)
+    .bind(version)
+    .bind(ciphertext)
         .bind(now)
         .execute(conn)
         .await

@@ -20,6 +20,11 @@ const SQLITE: &[Migration] = &[
         name: "access_control",
         sql: include_str!("../../migrations/sqlite/0002_access_control.sql"),
     },
+    Migration {
+        version: 3,
+        name: "encryption",
+        sql: include_str!("../../migrations/sqlite/0003_encryption.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -28,6 +33,11 @@ const POSTGRES: &[Migration] = &[
         version: 2,
         name: "access_control",
         sql: include_str!("../../migrations/postgres/0002_access_control.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "encryption",
+        sql: include_str!("../../migrations/postgres/0003_encryption.sql"),
     },
 ];
 

@@ -12,6 +12,7 @@
 pub mod access;
 pub mod groups;
 pub mod identity;
+pub mod keys;
 mod migrate;
 pub mod secrets;
 pub mod teams;
@@ -44,6 +45,21 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A sealed value or wrapped key that does not open: tampered with, moved, or under a
+    /// master key that is not loaded. Never answered with any value.
+    #[error("{row}: {source}")]
+    Crypto { row: String, source: crate::crypto::CryptoError },
+}
+
+impl From<crate::crypto::CryptoError> for StoreError {
+    fn from(source: crate::crypto::CryptoError) -> Self {
+        Self::Crypto { row: "data key".to_owned(), source }
+    }
+}
+
+/// Names the row a crypto failure happened on.
+pub(crate) fn sealed_row(row: impl FnOnce() -> String) -> impl FnOnce(crate::crypto::CryptoError) -> StoreError {
+    move |source| StoreError::Crypto { row: row(), source }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

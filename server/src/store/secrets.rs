@@ -5,16 +5,61 @@ use sqlx::FromRow;
 
 use super::{
     Db, ListQuery, StoreError, StoreResult, access,
-    groups::{SecretRow, Visibility, select_secrets},
-    is_storable, now_ms,
+    groups::{Sealer, SecretRow, Visibility, select_secrets},
+    is_storable,
+    keys::{self, DataKeyRow},
+    now_ms,
 };
+use crate::{crypto::ValueCipher, sensitive::SecretString};
 
-#[derive(Debug, Clone, FromRow)]
+/// One version of a secret, its value opened.
+#[derive(Debug, Clone)]
 pub struct VersionRow {
     pub id: String,
     pub version: i64,
-    pub value: String,
+    pub value: SecretString,
     pub created_at: i64,
+}
+
+#[derive(FromRow)]
+struct SealedVersionRow {
+    id: String,
+    version: i64,
+    ciphertext: Option<Vec<u8>>,
+    created_at: i64,
+}
+
+/// A secret with its current value still sealed, and its group's data key.
+#[derive(FromRow)]
+struct SealedSecretRow {
+    #[sqlx(flatten)]
+    secret: SecretRow,
+    tenant_id: String,
+    ciphertext: Option<Vec<u8>>,
+    key_id: Option<String>,
+    kek_id: Option<String>,
+    wrapped: Option<Vec<u8>>,
+}
+
+impl SealedSecretRow {
+    /// The secret with its value opened, and its group's data key.
+    fn open(self, cipher: &dyn ValueCipher) -> StoreResult<(SecretRow, DataKeyRow)> {
+        let Self { mut secret, tenant_id, ciphertext, key_id, kek_id, wrapped } = self;
+        let (Some(id), Some(kek_id), Some(wrapped)) = (key_id, kek_id, wrapped) else {
+            return Err(StoreError::Corrupt(format!("secret group {} has no data key", secret.group_id)));
+        };
+        let key = DataKeyRow {
+            id,
+            purpose: keys::PURPOSE_GROUP.to_owned(),
+            group_id: Some(secret.group_id.clone()),
+            kek_id,
+            wrapped,
+        };
+        let sealer = Sealer { cipher, key: &key, tenant_id: &tenant_id, group_id: &secret.group_id };
+        let value = sealer.open(&secret.id, secret.current_version, ciphertext.as_deref())?;
+        secret.value = Some(value);
+        Ok((secret, key))
+    }
 }
 
 /// Filters of the secret list; `None` means no filter.
@@ -25,18 +70,21 @@ pub struct SecretFilter {
     pub names: Option<Vec<(String, String)>>,
 }
 
-/// The current value of each listed secret, when `with_value` is set.
+/// Secrets with their current value, sealed, and their group's data key.
 macro_rules! select_secrets_with_values {
     () => {
         "SELECT s.id, s.group_id, g.name AS group_name, s.name, s.current_version,
-                s.created_by_user_id, s.created_by_email, s.created_at, s.updated_at, v.value
+                s.created_by_user_id, s.created_by_email, s.created_at, s.updated_at, s.tenant_id,
+                v.ciphertext, d.id AS key_id, d.kek_id, d.wrapped
          FROM secrets s JOIN secret_groups g ON g.id = s.group_id
-         JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version "
+         JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
+         LEFT JOIN data_keys d ON d.group_id = s.group_id "
     };
 }
 
 pub async fn list(
     db: &Db,
+    cipher: &dyn ValueCipher,
     tenant_id: &str,
     filter: &SecretFilter,
     visibility: Visibility<'_>,
@@ -88,36 +136,56 @@ pub async fn list(
     }
     let filter_sql = conditions.join(" AND ");
 
-    let query = ListQuery {
+    let mut query = ListQuery {
         count_from: "FROM secrets s JOIN secret_groups g ON g.id = s.group_id",
-        select: if with_value { select_secrets_with_values!() } else { select_secrets!() },
+        select: select_secrets!(),
         filter: &filter_sql,
         order: "s.created_at, s.id",
         binds: &binds,
     };
-    let (total, secrets) = query.page::<SecretRow>(&mut conn, limit, offset).await?;
+    if !with_value {
+        return query.page::<SecretRow>(&mut conn, limit, offset).await;
+    }
+    query.select = select_secrets_with_values!();
+    let (total, sealed) = query.page::<SealedSecretRow>(&mut conn, limit, offset).await?;
+    // One value that does not open fails the whole list: never a page with a hole in it.
+    let secrets = sealed.into_iter().map(|row| Ok(row.open(cipher)?.0)).collect::<StoreResult<_>>()?;
     Ok((total, secrets))
 }
 
 /// The secret with its current value and all its versions, oldest first.
-pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<(SecretRow, Vec<VersionRow>)> {
+pub async fn get(
+    db: &Db,
+    cipher: &dyn ValueCipher,
+    tenant_id: &str,
+    id: &str,
+) -> StoreResult<(SecretRow, Vec<VersionRow>)> {
     if !is_storable(id) {
         return Err(StoreError::NotFound("secret"));
     }
     let mut conn = db.pool().acquire().await?;
-    let secret: Option<SecretRow> =
+    let sealed: Option<SealedSecretRow> =
         sqlx::query_as(concat!(select_secrets_with_values!(), "WHERE s.id = $1 AND s.tenant_id = $2"))
             .bind(id)
             .bind(tenant_id)
             .fetch_optional(&mut *conn)
             .await?;
-    let secret = secret.ok_or(StoreError::NotFound("secret"))?;
-    let versions = sqlx::query_as(
-        "SELECT id, version, value, created_at FROM secret_versions WHERE secret_id = $1 ORDER BY version",
+    let sealed = sealed.ok_or(StoreError::NotFound("secret"))?;
+    let versions: Vec<SealedVersionRow> = sqlx::query_as(
+        "SELECT id, version, ciphertext, created_at FROM secret_versions WHERE secret_id = $1 ORDER BY version",
     )
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
+    let (secret, key) = sealed.open(cipher)?;
+    let sealer = Sealer { cipher, key: &key, tenant_id, group_id: &secret.group_id };
+    let versions = versions
+        .into_iter()
+        .map(|v| {
+            let value = sealer.open(id, v.version, v.ciphertext.as_deref())?;
+            Ok(VersionRow { id: v.id, version: v.version, value, created_at: v.created_at })
+        })
+        .collect::<StoreResult<_>>()?;
     Ok((secret, versions))
 }
 

@@ -209,7 +209,7 @@ async fn cast(server: &TestServer, tenant: &str, admin_token: String) -> Tenant 
     ]);
 
     // Kill the three bad tokens, each its own way.
-    let expired = secret_groups_server::auth::hash_token(&tokens[&Kind::Expired]);
+    let expired = server.state.keys.hash_token(&tokens[&Kind::Expired]);
     sqlx::query("UPDATE access_tokens SET expires_at = $1 WHERE token_hash = $2")
         .bind(secret_groups_server::store::now_ms() - 1)
         .bind(expired)

@@ -63,7 +63,7 @@ async fn expired_and_revoked_tokens_are_refused_at_once(backend: Backend) {
         let response = server.http().get(server.url(GROUPS)).bearer_auth(token).send().await.expect("GET");
         assert_eq!(response.status(), 200, "valid before");
     }
-    let hash = |t: &str| secret_groups_server::auth::hash_token(t);
+    let hash = |t: &str| server.state.keys.hash_token(t);
     sqlx::query("UPDATE access_tokens SET expires_at = $1 WHERE token_hash = $2")
         .bind(secret_groups_server::store::now_ms() - 1)
         .bind(hash(&expired))

@@ -11,6 +11,7 @@ use secret_groups_client::Client;
 use secret_groups_server::{
     api, auth,
     config::{DatabaseArgs, ServeArgs},
+    sensitive::SecretString,
     server,
     state::AppState,
     store::{identity, tokens},
@@ -78,12 +79,17 @@ impl TestServer {
             }
         };
         let token = auth::generate_token();
+        let mut database = DatabaseArgs::url(database_url);
+        // SQLite finds (creates) its key file beside the database; PostgreSQL gets a key of its own.
+        if backend == Backend::Postgres {
+            database.master_key = Some(SecretString::new(random_master_key()));
+        }
         let args = ServeArgs {
             listen: "127.0.0.1:0".parse().expect("address"),
-            database: DatabaseArgs { database_url: database_url.clone() },
+            database,
             tenant: "default".to_owned(),
             admin_email: "admin@localhost".to_owned(),
-            bootstrap_token: Some(token.clone()),
+            bootstrap_token: Some(SecretString::new(token.clone())),
             integration_id: "internal-secret-store".to_owned(),
             integration_fqn: "internal:secret-store:internal-secret-store".to_owned(),
             auth_failure_limit: limit,
@@ -152,7 +158,7 @@ impl TestServer {
         let token = auth::generate_token();
         let tenant = identity::tenant_by_name(&self.state.db, tenant).await.expect("tenant");
         let name = format!("t{}", &uuid_simple()[..12]);
-        tokens::create_pat(&self.state.db, &tenant.id, email, &name, &auth::hash_token(&token), None)
+        tokens::create_pat(&self.state.db, &tenant.id, email, &name, &self.state.keys.hash_token(&token), None)
             .await
             .expect("token");
         token
@@ -174,7 +180,13 @@ impl TestServer {
 }
 
 fn uuid_simple() -> String {
-    auth::hash_token(&auth::generate_token())[..24].to_owned()
+    auth::generate_token()[4..].to_ascii_lowercase().replace(['-', '_'], "x")[..24].to_owned()
+}
+
+/// A new master key, base64 (what `SG_MASTER_KEY` takes).
+pub fn random_master_key() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(*secret_groups_server::crypto::random_key())
 }
 
 async fn admin_execute(sql: &str) {
