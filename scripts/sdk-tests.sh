@@ -158,6 +158,11 @@ run_backend() {
   logfile="$LOG_DIR/$backend-$(date +%Y%m%d-%H%M%S).log"
   url="http://127.0.0.1:$port"
 
+  # The master key file, created on the first start; the operator CLI the tests run finds it
+  # through the same variable.
+  export SG_MASTER_KEY_FILE="$SQLITE_DIR/$backend.master-key"
+  rm -f "$SG_MASTER_KEY_FILE"
+
   log "[$backend] starting server on $url (log: ${logfile#"$ROOT"/})"
   SG_BOOTSTRAP_TOKEN="$token" "$SERVER_BIN" serve --listen "127.0.0.1:$port" --database-url "$db_url" \
     >"$logfile" 2>&1 </dev/null &

@@ -65,7 +65,7 @@ apt_packages() {
 
 # start_server [sqlite|postgres] : builds and starts the real server on a fresh database and a
 # free port; exports SG_URL and SG_TOKEN (a tenant admin's, admin@localhost), and SG_SERVER_BIN
-# and SG_DATABASE_URL for the operator CLI (`"$SG_SERVER_BIN" users create --email E`). Stopped
+# SG_DATABASE_URL and SG_MASTER_KEY_FILE for the operator CLI (`"$SG_SERVER_BIN" users create --email E`). Stopped
 # (and its database removed) on exit. The server's other SG_* settings come from the environment.
 SG_SERVER_PID=""
 SG_SERVER_DIR=""
@@ -107,7 +107,9 @@ start_server() {
   SG_URL="http://127.0.0.1:$port"
   SG_SERVER_BIN="$bin"
   SG_DATABASE_URL="$url"
-  export SG_TOKEN SG_URL SG_SERVER_BIN SG_DATABASE_URL
+  # Created on the first start; the operator CLI finds it through the same variable.
+  SG_MASTER_KEY_FILE="$SG_SERVER_DIR/master-key"
+  export SG_TOKEN SG_URL SG_SERVER_BIN SG_DATABASE_URL SG_MASTER_KEY_FILE
   SG_BOOTSTRAP_TOKEN="$SG_TOKEN" "$bin" serve --listen "127.0.0.1:$port" --database-url "$url" \
     >"$CONTRACT_LOGS/server-$(basename "$0" .sh).log" 2>&1 &
   SG_SERVER_PID=$!

@@ -39,7 +39,8 @@ pub async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
     let result = async {
         let masters = keyring.masters();
         let registered: Vec<String> = keys::registered(&db).await?.into_iter().map(|k| k.id).collect();
-        let fresh = masters.reread()?.iter().map(|k| MasterKey::new(k).id().to_owned()).find(|id| !registered.contains(id));
+        let fresh =
+            masters.reread()?.iter().map(|k| MasterKey::new(k).id().to_owned()).find(|id| !registered.contains(id));
         let new_id = match (fresh, masters.source()) {
             (Some(id), _) => id,
             (None, KeySource::File(path)) => {
@@ -99,13 +100,11 @@ pub async fn prune(args: DatabaseArgs) -> anyhow::Result<()> {
     let KeySource::File(path) = keyring.masters().source() else {
         bail!("only a key file can be pruned; remove retired keys from SG_MASTER_KEY by hand");
     };
-    let retired: Vec<String> = registered?
-        .into_iter()
-        .filter(|k| k.state == keys::STATE_RETIRED && k.data_keys == 0)
-        .map(|k| k.id)
-        .collect();
+    let retired: Vec<String> =
+        registered?.into_iter().filter(|k| k.state == keys::STATE_RETIRED && k.data_keys == 0).map(|k| k.id).collect();
     let all = keyring.masters().reread()?;
-    let (keep, drop): (Vec<_>, Vec<_>) = all.into_iter().partition(|k| !retired.iter().any(|id| id == MasterKey::new(k).id()));
+    let (keep, drop): (Vec<_>, Vec<_>) =
+        all.into_iter().partition(|k| !retired.iter().any(|id| id == MasterKey::new(k).id()));
     if drop.is_empty() {
         println!("nothing to prune in {}", path.display());
         return Ok(());

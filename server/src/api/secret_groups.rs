@@ -19,8 +19,8 @@ use crate::{
         ListSecretGroupsResponse, ManifestType, Pagination, RoleId, SecretGroupManifest, SecretGroupResponse,
         UpdateSecretGroupRequest,
     },
-    state::AppState,
     sensitive::SecretString,
+    state::AppState,
     store::groups::{self, GroupFilter, NewGroup},
 };
 

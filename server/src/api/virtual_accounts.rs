@@ -312,6 +312,7 @@ pub async fn regenerate_virtual_account_token(
     // Whole milliseconds of a bounded, finite number of minutes: the cast cannot overflow.
     let grace_ms = (minutes * 60_000.0).round() as i64;
     let token = auth::generate_token();
-    virtual_accounts::regenerate_token(&state.db, &caller.tenant_id, &id, &state.keys.hash_token(&token), grace_ms).await?;
+    virtual_accounts::regenerate_token(&state.db, &caller.tenant_id, &id, &state.keys.hash_token(&token), grace_ms)
+        .await?;
     Ok(Json(TokenResponse { token: token.into() }))
 }

@@ -256,7 +256,11 @@ impl MasterKeys {
     }
 
     /// A fresh data key wrapped by the master key `kek_id`.
-    pub fn new_wrapped_key(&self, kek_id: &str, binding: &DataKeyBinding<'_>) -> Result<(KeyBytes, Vec<u8>), CryptoError> {
+    pub fn new_wrapped_key(
+        &self,
+        kek_id: &str,
+        binding: &DataKeyBinding<'_>,
+    ) -> Result<(KeyBytes, Vec<u8>), CryptoError> {
         let key = random_key();
         let wrapped = self.get(kek_id)?.wrap(&key, binding)?;
         Ok((key, wrapped))
@@ -306,15 +310,13 @@ impl Keyring {
         let registered = stored::registered(db).await?;
         let fresh = registered.iter().all(|k| k.state != stored::STATE_ACTIVE);
         let (masters, created) = MasterKeys::load(source, fresh)?;
-        if created {
-            if let KeySource::File(path) = masters.source() {
-                tracing::info!(
-                    path = %path.display(),
-                    key_id = masters.ids().first().map(String::as_str).unwrap_or_default(),
-                    "created a new master key file; back it up separately from the database: without it the \
-                     secrets cannot be read"
-                );
-            }
+        if let (true, KeySource::File(path)) = (created, masters.source()) {
+            tracing::info!(
+                path = %path.display(),
+                key_id = masters.ids().first().map(String::as_str).unwrap_or_default(),
+                "created a new master key file; back it up separately from the database: without it the \
+                 secrets cannot be read"
+            );
         }
         let loaded = masters.ids();
         let Some(first) = loaded.first() else {
@@ -411,7 +413,9 @@ mod tests {
         assert!(matches!(KeySource::resolve("sqlite::memory:", None, None).unwrap(), KeySource::Ephemeral));
         assert!(KeySource::resolve("postgres://h/db", None, None).is_err());
         let inline = SecretString::new("a, b".to_owned());
-        assert!(matches!(KeySource::resolve("postgres://h/db", None, Some(&inline)).unwrap(), KeySource::Inline(k) if k.len() == 2));
+        assert!(
+            matches!(KeySource::resolve("postgres://h/db", None, Some(&inline)).unwrap(), KeySource::Inline(k) if k.len() == 2)
+        );
     }
 
     #[test]

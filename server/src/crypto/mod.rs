@@ -153,8 +153,12 @@ pub trait ValueCipher: Send + Sync {
     /// `plaintext` sealed with the data key `key` for the row `value`.
     fn seal(&self, key: &StoredDataKey<'_>, value: &ValueBinding<'_>, plaintext: &str) -> Result<Vec<u8>, CryptoError>;
     /// The value sealed in `sealed`, if it was sealed for exactly this row with this key.
-    fn open(&self, key: &StoredDataKey<'_>, value: &ValueBinding<'_>, sealed: &[u8])
-    -> Result<SecretString, CryptoError>;
+    fn open(
+        &self,
+        key: &StoredDataKey<'_>,
+        value: &ValueBinding<'_>,
+        sealed: &[u8],
+    ) -> Result<SecretString, CryptoError>;
 }
 
 /// Seals a value with an unwrapped data key.
@@ -163,7 +167,11 @@ pub fn seal_value(data_key: &[u8; KEY_LEN], value: &ValueBinding<'_>, plaintext:
 }
 
 /// Opens a value with an unwrapped data key.
-pub fn open_value(data_key: &[u8; KEY_LEN], value: &ValueBinding<'_>, sealed: &[u8]) -> Result<SecretString, CryptoError> {
+pub fn open_value(
+    data_key: &[u8; KEY_LEN],
+    value: &ValueBinding<'_>,
+    sealed: &[u8],
+) -> Result<SecretString, CryptoError> {
     let plain = open_with(&Aes256Gcm::new(data_key.into()), &value.aad(), sealed)?;
     // Sealed values were UTF-8 text; anything else cannot have been sealed here.
     String::from_utf8(plain).map(SecretString::new).map_err(|e| {
@@ -183,8 +191,6 @@ fn seal_with(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>
     out.extend_from_slice(&sealed);
     Ok(out)
 }
-
-
 
 fn open_with(cipher: &Aes256Gcm, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let (format, rest) = sealed.split_first().ok_or(CryptoError::Integrity)?;

@@ -511,10 +511,10 @@ async fn insert_version(
     .bind(secret_id)
     .bind(version)
     .bind(ciphertext)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map_err(|e| on_unique(e, || "the secret changed concurrently; retry".to_owned()))?;
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(|e| on_unique(e, || "the secret changed concurrently; retry".to_owned()))?;
     Ok(())
 }
 

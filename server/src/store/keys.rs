@@ -79,7 +79,10 @@ pub async fn register_active(db: &Db, id: &str) -> StoreResult<()> {
 }
 
 pub async fn active(db: &Db) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT id FROM master_keys WHERE state = $1").bind(STATE_ACTIVE).fetch_optional(db.pool()).await?)
+    Ok(sqlx::query_scalar("SELECT id FROM master_keys WHERE state = $1")
+        .bind(STATE_ACTIVE)
+        .fetch_optional(db.pool())
+        .await?)
 }
 
 /// The master keys that wrap at least one stored data key.
@@ -291,7 +294,10 @@ pub async fn activate(db: &Db, new_id: &str) -> StoreResult<()> {
 
 /// Data keys not yet wrapped by `kek_id`.
 pub async fn count_not_wrapped_by(db: &Db, kek_id: &str) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM data_keys WHERE kek_id <> $1").bind(kek_id).fetch_one(db.pool()).await?)
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM data_keys WHERE kek_id <> $1")
+        .bind(kek_id)
+        .fetch_one(db.pool())
+        .await?)
 }
 
 /// Re-wraps up to `batch` data keys not yet wrapped by `kek_id` with it, in one short

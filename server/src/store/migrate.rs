@@ -20,11 +20,7 @@ const SQLITE: &[Migration] = &[
         name: "access_control",
         sql: include_str!("../../migrations/sqlite/0002_access_control.sql"),
     },
-    Migration {
-        version: 3,
-        name: "encryption",
-        sql: include_str!("../../migrations/sqlite/0003_encryption.sql"),
-    },
+    Migration { version: 3, name: "encryption", sql: include_str!("../../migrations/sqlite/0003_encryption.sql") },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -34,11 +30,7 @@ const POSTGRES: &[Migration] = &[
         name: "access_control",
         sql: include_str!("../../migrations/postgres/0002_access_control.sql"),
     },
-    Migration {
-        version: 3,
-        name: "encryption",
-        sql: include_str!("../../migrations/postgres/0003_encryption.sql"),
-    },
+    Migration { version: 3, name: "encryption", sql: include_str!("../../migrations/postgres/0003_encryption.sql") },
 ];
 
 /// Arbitrary constant naming this service's migration lock among PostgreSQL advisory locks.

@@ -82,6 +82,7 @@ macro_rules! select_secrets_with_values {
     };
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn list(
     db: &Db,
     cipher: &dyn ValueCipher,

@@ -9,11 +9,11 @@ use tokio::{
     time::timeout,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_secret-groups-server");
+pub const BIN: &str = env!("CARGO_BIN_EXE_secret-groups-server");
 
-struct Running {
-    child: Child,
-    address: String,
+pub struct Running {
+    pub child: Child,
+    pub address: String,
     stdout: Vec<String>,
     stderr_task: tokio::task::JoinHandle<Vec<String>>,
 }
@@ -36,10 +36,22 @@ async fn read_until(
 }
 
 async fn start(database_url: &str, bootstrap_token: Option<&str>) -> Running {
+    start_with(database_url, bootstrap_token, &[], &[]).await
+}
+
+/// Starts the binary with extra `args` and `env` (e.g. a key file, `SG_LOG=trace`).
+pub async fn start_with(
+    database_url: &str,
+    bootstrap_token: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Running {
     let mut command = Command::new(BIN);
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
+        .args(args)
         .env("SG_LOG", "info")
+        .envs(env.iter().copied())
         .env_remove("SG_BOOTSTRAP_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -66,7 +78,7 @@ async fn start(database_url: &str, bootstrap_token: Option<&str>) -> Running {
     Running { child, address, stdout: Vec::new(), stderr_task }
 }
 
-async fn stop(mut running: Running) -> (std::process::ExitStatus, Vec<String>) {
+pub async fn stop(mut running: Running) -> (std::process::ExitStatus, Vec<String>) {
     let pid = running.child.id().expect("pid").to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill");
     assert!(killed.success());

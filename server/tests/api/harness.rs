@@ -54,6 +54,8 @@ pub struct TestServer {
     /// The bootstrap admin's token in tenant `default`.
     pub token: String,
     pub state: AppState,
+    /// What the server was started with (database URL, key file), for restarts and the CLI.
+    pub args: ServeArgs,
     postgres_database: Option<String>,
     _dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
@@ -80,9 +82,9 @@ impl TestServer {
         };
         let token = auth::generate_token();
         let mut database = DatabaseArgs::url(database_url);
-        // SQLite finds (creates) its key file beside the database; PostgreSQL gets a key of its own.
+        // SQLite finds (creates) its key file beside the database; PostgreSQL gets one named.
         if backend == Backend::Postgres {
-            database.master_key = Some(SecretString::new(random_master_key()));
+            database.master_key_file = Some(dir.path().join("postgres.master-key"));
         }
         let args = ServeArgs {
             listen: "127.0.0.1:0".parse().expect("address"),
@@ -94,11 +96,26 @@ impl TestServer {
             integration_fqn: "internal:secret-store:internal-secret-store".to_owned(),
             auth_failure_limit: limit,
         };
-        let state = server::prepare(&args).await.expect("server state");
-        let listener = TcpListener::bind(args.listen).await.expect("bind 127.0.0.1:0");
+        let mut server = Self {
+            base_url: String::new(),
+            token,
+            state: server::prepare(&args).await.expect("server state"),
+            args,
+            postgres_database,
+            _dir: dir,
+            shutdown: None,
+            task: None,
+        };
+        server.serve().await;
+        server
+    }
+
+    /// Serves `self.state` on a new port.
+    async fn serve(&mut self) {
+        let listener = TcpListener::bind(self.args.listen).await.expect("bind 127.0.0.1:0");
         let address: SocketAddr = listener.local_addr().expect("local address");
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let app = api::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let app = api::app(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -107,15 +124,41 @@ impl TestServer {
                 .await
                 .expect("server runs");
         });
-        Self {
-            base_url: format!("http://{address}"),
-            token,
-            state,
-            postgres_database,
-            _dir: dir,
-            shutdown: Some(shutdown),
-            task: Some(task),
+        self.base_url = format!("http://{address}");
+        self.shutdown = Some(shutdown);
+        self.task = Some(task);
+    }
+
+    /// Stops serving and starts again on the same database and keys, as a restarted process
+    /// would: migrations, key checks and start-up conversions run again.
+    pub async fn restart(&mut self) {
+        self.halt().await;
+        self.state = server::prepare(&self.args).await.expect("server state after restart");
+        self.serve().await;
+    }
+
+    async fn halt(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
         }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.state.db.close().await;
+    }
+
+    /// The directory holding the SQLite file and key files.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// `--database-url` and `--master-key-file` for the operator CLI on this server's store.
+    pub fn cli_store_args(&self) -> Vec<String> {
+        let mut args = vec!["--database-url".to_owned(), self.args.database.database_url.clone()];
+        if let Some(file) = &self.args.database.master_key_file {
+            args.extend(["--master-key-file".to_owned(), file.display().to_string()]);
+        }
+        args
     }
 
     /// The generated client, authenticated as the bootstrap admin.
@@ -166,13 +209,7 @@ impl TestServer {
 
     /// Stops the server and removes its database.
     pub async fn stop(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-        self.state.db.close().await;
+        self.halt().await;
         if let Some(name) = self.postgres_database.take() {
             admin_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
         }

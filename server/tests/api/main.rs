@@ -9,6 +9,7 @@ mod normalize;
 mod authz_matrix;
 mod cli;
 mod contract;
+mod encryption;
 mod errors;
 mod groups;
 mod identity;
