@@ -142,27 +142,37 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The caller a token stands for, if it is valid now.
+/// The caller a token stands for, if it is valid now (see `token_cache` for how long a
+/// verified token is remembered).
 async fn verify(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
     let hash = state.keys.hash_token(token);
+    if let Some(caller) = state.token_cache.get(&hash) {
+        return Ok(Some(caller));
+    }
+    let generation = state.token_cache.generation();
     let Some(owner) = tokens::owner(&state.db, &hash).await? else {
         return Ok(None);
     };
-    if !bool::from(owner.token_hash.as_bytes().ct_eq(hash.as_bytes())) || !owner.is_valid_at(now_ms()) {
+    let now = now_ms();
+    if !bool::from(owner.token_hash.as_bytes().ct_eq(hash.as_bytes())) || !owner.is_valid_at(now) {
         return Ok(None);
     }
+    let expires_at = owner.expires_at.into_iter().chain(owner.va_expires_at).min();
+    let valid_for = expires_at.map(|at| std::time::Duration::from_millis(u64::try_from(at - now).unwrap_or(0)));
     let principal = match (owner.user_id, owner.email, owner.va_id, owner.va_name) {
         (Some(id), Some(email), _, _) => Principal::User { id, email },
         (_, _, Some(id), Some(name)) => Principal::VirtualAccount { id, name },
         _ => return Ok(None),
     };
-    Ok(Some(Caller {
+    let caller = Caller {
         is_tenant_admin: matches!(principal, Principal::User { .. })
             && owner.tenant_role.as_deref() == Some(identity::ROLE_TENANT_ADMIN),
         principal,
         tenant_id: owner.tenant_id,
         tenant_name: owner.tenant_name,
-    }))
+    };
+    state.token_cache.insert(generation, hash, caller.clone(), valid_for);
+    Ok(Some(caller))
 }
 
 #[cfg(test)]

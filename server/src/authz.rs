@@ -92,6 +92,18 @@ pub async fn authorize_group(
     if !groups::exists(&state.db, &caller.tenant_id, group_id).await? {
         return Err(ApiError::not_found("secret group not found"));
     }
+    authorize_existing_group(state, caller, group_id, action).await
+}
+
+/// Checks `action` on a group known to exist in the caller's tenant (read in the same request,
+/// e.g. as the group of a secret just loaded): no existence query, and none at all for a tenant
+/// admin.
+pub async fn authorize_existing_group(
+    state: &AppState,
+    caller: &Caller,
+    group_id: &str,
+    action: GroupAction,
+) -> Result<(), ApiError> {
     if caller.is_tenant_admin {
         return Ok(());
     }
@@ -115,7 +127,8 @@ pub async fn authorize_secret(
     let group_id = secrets::group_of(&state.db, &caller.tenant_id, secret_id)
         .await?
         .ok_or_else(|| ApiError::not_found("secret not found"))?;
-    authorize_group(state, caller, &group_id, action).await
+    // The secret's group exists: foreign keys delete secrets with their group.
+    authorize_existing_group(state, caller, &group_id, action).await
 }
 
 /// The list filter for `action`: `None` (everything in the tenant) for a tenant admin,

@@ -150,6 +150,11 @@ pub struct ServeArgs {
     /// (0 turns the limit off).
     #[arg(long, env = "SG_AUTH_FAILURE_LIMIT", default_value_t = 20)]
     pub auth_failure_limit: u32,
+    /// How long a verified token is remembered, in milliseconds (0: not at all). A revoke or
+    /// role change made through another replica or the CLI takes effect within this time;
+    /// through this server, at once.
+    #[arg(long, env = "SG_TOKEN_CACHE_TTL_MS", default_value_t = 1000)]
+    pub token_cache_ttl_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -17,3 +17,4 @@ pub mod sensitive;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod token_cache;

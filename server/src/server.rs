@@ -14,6 +14,7 @@ use crate::{
     sensitive::SecretString,
     state::{AppState, Integration},
     store::{Db, identity, tokens},
+    token_cache::TokenCache,
 };
 
 /// The window over which failed authentications are counted.
@@ -42,6 +43,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
         keys: Arc::new(keys),
         integration: Arc::new(Integration { id: args.integration_id.clone(), fqn: args.integration_fqn.clone() }),
         auth_limiter: Arc::new(AuthLimiter::new(args.auth_failure_limit, AUTH_FAILURE_WINDOW)),
+        token_cache: Arc::new(TokenCache::new(Duration::from_millis(args.token_cache_ttl_ms))),
     })
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::{crypto::Keyring, ratelimit::AuthLimiter, store::Db};
+use crate::{crypto::Keyring, ratelimit::AuthLimiter, store::Db, token_cache::TokenCache};
 
 /// The secret-store integration this server is (10b): its own encrypted store.
 #[derive(Debug, Clone)]
@@ -26,4 +26,5 @@ pub struct AppState {
     pub keys: Arc<Keyring>,
     pub integration: Arc<Integration>,
     pub auth_limiter: Arc<AuthLimiter>,
+    pub token_cache: Arc<TokenCache>,
 }

@@ -18,7 +18,13 @@ mod validate;
 mod view;
 mod virtual_accounts;
 
-use axum::{Router, extract::DefaultBodyLimit, response::IntoResponse};
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request, State},
+    http::Method,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
@@ -129,6 +135,7 @@ pub fn app(state: AppState) -> Router {
     api.merge(docs::router())
         .fallback(|| async { ApiError::not_found("no such route").into_response() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
+        .layer(middleware::from_fn_with_state(state.clone(), forget_verified_tokens))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Only method and path are recorded; bodies and headers (tokens, values) never are.
         .layer(
@@ -138,4 +145,20 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(CatchPanicLayer::custom(|_panic| ApiError::internal("handler panicked").into_response()))
         .with_state(state)
+}
+
+/// Clears the verified-token cache after every successful request that may have changed an
+/// identity: any write outside the secret routes (users, tokens, virtual accounts, teams). One
+/// rule at the edge rather than a call in each handler, so a new identity route cannot forget
+/// it. Secret-group writes change group roles, which are never cached.
+async fn forget_verified_tokens(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let may_change_identities = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && !path.starts_with("/api/svc/v1/secret-groups")
+        && !path.starts_with("/api/svc/v1/secrets");
+    let response = next.run(request).await;
+    if may_change_identities && response.status().is_success() {
+        state.token_cache.clear();
+    }
+    response
 }

@@ -109,8 +109,10 @@ pub async fn get_secret(
     caller: Caller,
     PathId(id): PathId,
 ) -> Result<Json<SecretResponse>, ApiError> {
-    authz::authorize_secret(&state, &caller, &id, GroupAction::ReadValues).await?;
-    let (row, version_rows) = secrets::get(&state.db, &*state.keys, &caller.tenant_id, &id).await?;
+    // One query reads the secret sealed; it is opened only once the caller may read it.
+    let sealed = secrets::get(&state.db, &caller.tenant_id, &id).await?;
+    authz::authorize_existing_group(&state, &caller, sealed.group_id(), GroupAction::ReadValues).await?;
+    let (row, version_rows) = sealed.open(&*state.keys)?;
     let mut secret = view::secret(&caller, row, true);
     secret.secret_versions = Some(view::versions(&secret, version_rows));
     Ok(Json(SecretResponse { data: secret }))

@@ -21,12 +21,54 @@ pub struct VersionRow {
     pub created_at: i64,
 }
 
+/// One row of [`get`]'s query: the secret, its group's data key and one of its versions.
 #[derive(FromRow)]
-struct SealedVersionRow {
-    id: String,
+struct SecretVersionRow {
+    #[sqlx(flatten)]
+    secret: SecretRow,
+    tenant_id: String,
+    key_id: Option<String>,
+    kek_id: Option<String>,
+    wrapped: Option<Vec<u8>>,
+    version_id: String,
     version: i64,
     ciphertext: Option<Vec<u8>>,
-    created_at: i64,
+    version_created_at: i64,
+}
+
+/// A secret as stored, with every version still sealed: what a handler authorizes against
+/// before anything is decrypted.
+pub struct SealedSecret {
+    secret: SecretRow,
+    tenant_id: String,
+    key: Option<DataKeyRow>,
+    versions: Vec<(String, i64, Option<Vec<u8>>, i64)>,
+}
+
+impl SealedSecret {
+    pub fn group_id(&self) -> &str {
+        &self.secret.group_id
+    }
+
+    /// The secret with its current value and all its versions, oldest first, opened. One value
+    /// that does not open fails the whole read.
+    pub fn open(self, cipher: &dyn ValueCipher) -> StoreResult<(SecretRow, Vec<VersionRow>)> {
+        let Self { mut secret, tenant_id, key, versions } = self;
+        let key =
+            key.ok_or_else(|| StoreError::Corrupt(format!("secret group {} has no data key", secret.group_id)))?;
+        let sealer = Sealer { cipher, key: &key, tenant_id: &tenant_id, group_id: &secret.group_id };
+        let mut opened = Vec::with_capacity(versions.len());
+        for (id, version, ciphertext, created_at) in versions {
+            let value = sealer.open(&secret.id, version, ciphertext.as_deref())?;
+            opened.push(VersionRow { id, version, value, created_at });
+        }
+        let current = opened
+            .iter()
+            .find(|v| v.version == secret.current_version)
+            .ok_or_else(|| StoreError::Corrupt(format!("secret {} has no current version", secret.id)))?;
+        secret.value = Some(current.value.clone());
+        Ok((secret, opened))
+    }
 }
 
 /// A secret with its current value still sealed, and its group's data key.
@@ -155,39 +197,41 @@ pub async fn list(
 }
 
 /// The secret with its current value and all its versions, oldest first.
-pub async fn get(
-    db: &Db,
-    cipher: &dyn ValueCipher,
-    tenant_id: &str,
-    id: &str,
-) -> StoreResult<(SecretRow, Vec<VersionRow>)> {
+/// The secret with all its versions, sealed, in one query; open it with [`SealedSecret::open`].
+pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<SealedSecret> {
     if !is_storable(id) {
         return Err(StoreError::NotFound("secret"));
     }
-    let mut conn = db.pool().acquire().await?;
-    let sealed: Option<SealedSecretRow> =
-        sqlx::query_as(concat!(select_secrets_with_values!(), "WHERE s.id = $1 AND s.tenant_id = $2"))
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let sealed = sealed.ok_or(StoreError::NotFound("secret"))?;
-    let versions: Vec<SealedVersionRow> = sqlx::query_as(
-        "SELECT id, version, ciphertext, created_at FROM secret_versions WHERE secret_id = $1 ORDER BY version",
+    let rows: Vec<SecretVersionRow> = sqlx::query_as(
+        "SELECT s.id, s.group_id, g.name AS group_name, s.name, s.current_version,
+                s.created_by_user_id, s.created_by_email, s.created_at, s.updated_at, s.tenant_id,
+                d.id AS key_id, d.kek_id, d.wrapped,
+                v.id AS version_id, v.version, v.ciphertext, v.created_at AS version_created_at
+         FROM secrets s JOIN secret_groups g ON g.id = s.group_id
+         JOIN secret_versions v ON v.secret_id = s.id
+         LEFT JOIN data_keys d ON d.group_id = s.group_id
+         WHERE s.id = $1 AND s.tenant_id = $2
+         ORDER BY v.version",
     )
     .bind(id)
-    .fetch_all(&mut *conn)
+    .bind(tenant_id)
+    .fetch_all(db.pool())
     .await?;
-    let (secret, key) = sealed.open(cipher)?;
-    let sealer = Sealer { cipher, key: &key, tenant_id, group_id: &secret.group_id };
-    let versions = versions
-        .into_iter()
-        .map(|v| {
-            let value = sealer.open(id, v.version, v.ciphertext.as_deref())?;
-            Ok(VersionRow { id: v.id, version: v.version, value, created_at: v.created_at })
-        })
-        .collect::<StoreResult<_>>()?;
-    Ok((secret, versions))
+    let mut rows = rows.into_iter();
+    let first = rows.next().ok_or(StoreError::NotFound("secret"))?;
+    let key = match (first.key_id, first.kek_id, first.wrapped) {
+        (Some(id), Some(kek_id), Some(wrapped)) => Some(DataKeyRow {
+            id,
+            purpose: keys::PURPOSE_GROUP.to_owned(),
+            group_id: Some(first.secret.group_id.clone()),
+            kek_id,
+            wrapped,
+        }),
+        _ => None,
+    };
+    let mut versions = vec![(first.version_id, first.version, first.ciphertext, first.version_created_at)];
+    versions.extend(rows.map(|r| (r.version_id, r.version, r.ciphertext, r.version_created_at)));
+    Ok(SealedSecret { secret: first.secret, tenant_id: first.tenant_id, key, versions })
 }
 
 /// Deletes the secret and its versions; the group's `updated_at` moves on.

@@ -45,6 +45,10 @@ macro_rules! on_both_backends {
     )*};
 }
 
+/// The servers' token cache TTL: the bound within which a change made behind a server's back
+/// (SQL, the CLI, another replica) takes effect.
+pub const TOKEN_CACHE_TTL_MS: u64 = 1000;
+
 pub fn postgres_base_url() -> String {
     std::env::var("SG_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
@@ -95,6 +99,7 @@ impl TestServer {
             integration_id: "internal-secret-store".to_owned(),
             integration_fqn: "internal:secret-store:internal-secret-store".to_owned(),
             auth_failure_limit: limit,
+            token_cache_ttl_ms: TOKEN_CACHE_TTL_MS,
         };
         let mut server = Self {
             base_url: String::new(),
@@ -127,6 +132,23 @@ impl TestServer {
         self.base_url = format!("http://{address}");
         self.shutdown = Some(shutdown);
         self.task = Some(task);
+    }
+
+    /// A second server on the same database and keys, as another replica would be; stopping
+    /// it leaves the database to this one.
+    pub async fn replica(&self) -> TestServer {
+        let mut replica = Self {
+            base_url: String::new(),
+            token: self.token.clone(),
+            state: server::prepare(&self.args).await.expect("replica state"),
+            args: self.args.clone(),
+            postgres_database: None,
+            _dir: tempfile::tempdir().expect("temporary directory"),
+            shutdown: None,
+            task: None,
+        };
+        replica.serve().await;
+        replica
     }
 
     /// Stops serving and starts again on the same database and keys, as a restarted process

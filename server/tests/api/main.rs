@@ -14,3 +14,4 @@ mod errors;
 mod groups;
 mod identity;
 mod secrets;
+mod token_cache;
