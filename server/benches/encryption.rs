@@ -62,7 +62,7 @@ fn value(i: usize) -> String {
 }
 
 async fn store(dir: &std::path::Path, name: &str) -> anyhow::Result<Store> {
-    let db = Db::connect(&format!("sqlite://{}", dir.join(name).display())).await?;
+    let db = Db::connect(&format!("sqlite://{}", dir.join(name).display()), None).await?;
     let created =
         identity::bootstrap(&db, "bench", "bench@localhost", "x").await?.ok_or_else(|| anyhow::anyhow!("fresh"))?;
     let actor = Actor { tenant_id: created.tenant.id, user_id: created.admin.id, email: created.admin.email };
@@ -112,11 +112,11 @@ fn micros(d: Duration) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     // The encrypted store's keyring: an ephemeral master key, as for an in-memory database.
-    let sealed_db = Db::connect(&format!("sqlite://{}", dir.path().join("sealed.db").display())).await?;
+    let sealed_db = Db::connect(&format!("sqlite://{}", dir.path().join("sealed.db").display()), None).await?;
     let keyring = Keyring::open(&sealed_db, KeySource::Ephemeral).await?;
     sealed_db.close().await;
     let mut sealed = store(dir.path(), "sealed.db").await?;
-    let plain_db = Db::connect(&format!("sqlite://{}", dir.path().join("plain.db").display())).await?;
+    let plain_db = Db::connect(&format!("sqlite://{}", dir.path().join("plain.db").display()), None).await?;
     // The plaintext store needs an active master-key row for its (dummy) data keys.
     Keyring::open(&plain_db, KeySource::Ephemeral).await?;
     plain_db.close().await;

@@ -24,7 +24,7 @@ const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// wrong or missing key stops here, before anything is served).
 pub async fn open_store(args: &DatabaseArgs) -> anyhow::Result<(Db, Keyring)> {
     let source = KeySource::resolve(&args.database_url, args.master_key_file.as_deref(), args.master_key.as_ref())?;
-    let db = Db::connect(&args.database_url).await.context("cannot open the database")?;
+    let db = Db::connect(&args.database_url, args.db_pool_size).await.context("cannot open the database")?;
     match Keyring::open(&db, source).await {
         Ok(keys) => Ok((db, keys)),
         Err(e) => {

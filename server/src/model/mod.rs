@@ -62,7 +62,9 @@ pub struct Timestamp(pub i64);
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let at = chrono::DateTime::from_timestamp_millis(self.0).unwrap_or_default();
-        serializer.collect_str(&at.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+        // `2026-01-31T12:00:00.000Z`; the fixed RFC 3339 writer, not a strftime pattern parsed
+        // anew for every timestamp of a list.
+        serializer.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
     }
 }
 

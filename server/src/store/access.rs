@@ -41,10 +41,16 @@ pub async fn group_roles(conn: &mut AnyConnection, principal: &Principal, group_
     .await?)
 }
 
-/// A condition on `secret_groups g` that holds when the principal has one of `roles` on `g`.
-/// Binds its values after those already in `binds`. `roles` are this crate's constants, never
-/// client input, so they are written into the SQL as literals.
-pub fn holds_role_condition(principal: &Principal, roles: &[&'static str], binds: &mut Vec<String>) -> String {
+/// A condition that holds when the principal has one of `roles` on the group whose id is the
+/// column `group_id` (`g.id`, `s.group_id`). Binds its values after those already in `binds`.
+/// `roles` are this crate's constants, never client input, so they are written into the SQL as
+/// literals.
+pub fn holds_role_condition(
+    principal: &Principal,
+    roles: &[&'static str],
+    group_id: &'static str,
+    binds: &mut Vec<String>,
+) -> String {
     let roles = roles.iter().map(|r| format!("'{r}'")).collect::<Vec<_>>().join(", ");
     binds.push(principal.user_id.clone());
     let user = binds.len();
@@ -55,10 +61,10 @@ pub fn holds_role_condition(principal: &Principal, roles: &[&'static str], binds
     binds.push(principal.virtual_account_id.clone());
     let permitted = binds.len();
     format!(
-        "(EXISTS (SELECT 1 FROM group_collaborators c WHERE c.group_id = g.id AND c.role_id IN ({roles})
+        "(EXISTS (SELECT 1 FROM group_collaborators c WHERE c.group_id = {group_id} AND c.role_id IN ({roles})
                   AND (c.user_id = ${user} OR c.virtual_account_id = ${account}
                        OR c.team_id IN (SELECT m.team_id FROM team_members m WHERE m.user_id = ${member})))
-          OR EXISTS (SELECT 1 FROM virtual_account_permissions p WHERE p.group_id = g.id
+          OR EXISTS (SELECT 1 FROM virtual_account_permissions p WHERE p.group_id = {group_id}
                      AND p.virtual_account_id = ${permitted} AND p.role_id IN ({roles})))"
     )
 }

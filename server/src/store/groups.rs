@@ -140,7 +140,7 @@ pub async fn list(
     let mut conditions = vec!["g.tenant_id = $1".to_owned()];
     let mut binds = vec![tenant_id.to_owned()];
     if let Some((principal, roles)) = visibility {
-        conditions.push(access::holds_role_condition(principal, roles, &mut binds));
+        conditions.push(access::holds_role_condition(principal, roles, "g.id", &mut binds));
     }
     if let Some(name) = &filter.name {
         binds.push(name.clone());
@@ -161,7 +161,8 @@ pub async fn list(
 
     let mut conn = db.pool().acquire().await?;
     let query = ListQuery {
-        count_from: "FROM secret_groups g",
+        key: "g.id",
+        from: "FROM secret_groups g",
         select: select_groups!(),
         filter: &filter_sql,
         order: "g.created_at, g.id",

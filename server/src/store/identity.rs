@@ -144,7 +144,8 @@ pub async fn list_users(
     let filter = conditions.join(" AND ");
     let mut conn = db.pool().acquire().await?;
     let query = ListQuery {
-        count_from: "FROM users u",
+        key: "u.id",
+        from: "FROM users u",
         select: select_users!(),
         filter: &filter,
         order: "u.created_at, u.id",

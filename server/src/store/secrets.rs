@@ -162,7 +162,7 @@ pub async fn list(
     let mut conditions = vec!["s.tenant_id = $1".to_owned()];
     let mut binds = vec![tenant_id.to_owned()];
     if let Some((principal, roles)) = visibility {
-        conditions.push(access::holds_role_condition(principal, roles, &mut binds));
+        conditions.push(access::holds_role_condition(principal, roles, "s.group_id", &mut binds));
     }
     if let Some(group_id) = &filter.group_id {
         binds.push(group_id.clone());
@@ -180,7 +180,14 @@ pub async fn list(
     let filter_sql = conditions.join(" AND ");
 
     let mut query = ListQuery {
-        count_from: "FROM secrets s JOIN secret_groups g ON g.id = s.group_id",
+        key: "s.id",
+        // Only a filter on group names needs the groups table; without it the key step runs on
+        // the secrets index alone.
+        from: if names.is_some() {
+            "FROM secrets s JOIN secret_groups g ON g.id = s.group_id"
+        } else {
+            "FROM secrets s"
+        },
         select: select_secrets!(),
         filter: &filter_sql,
         order: "s.created_at, s.id",

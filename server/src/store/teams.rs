@@ -168,7 +168,8 @@ pub async fn list(
     }
     let mut conn = db.pool().acquire().await?;
     let query = ListQuery {
-        count_from: "FROM teams t",
+        key: "t.id",
+        from: "FROM teams t",
         select: select_teams!(),
         filter: &filter,
         order: "t.created_at, t.id",

@@ -148,7 +148,8 @@ pub async fn list_pats(
     }
     let mut conn = db.pool().acquire().await?;
     let query = ListQuery {
-        count_from: "FROM access_tokens k",
+        key: "k.id",
+        from: "FROM access_tokens k",
         select: "SELECT k.id, k.name, u.id AS user_id, u.email, k.created_at, k.expires_at, k.revoked_at
                  FROM access_tokens k JOIN users u ON u.id = k.user_id",
         filter: &filter,

@@ -171,7 +171,8 @@ pub async fn list(
     }
     let mut conn = db.pool().acquire().await?;
     let query = ListQuery {
-        count_from: "FROM virtual_accounts v",
+        key: "v.id",
+        from: "FROM virtual_accounts v",
         select: select_accounts!(),
         filter: &filter,
         order: "v.created_at, v.id",
