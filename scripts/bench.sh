@@ -242,6 +242,7 @@ NAME="results-$SHA-$BACKEND"
 python3 - "$DATA_DIR/meta.json" <<PY
 import json, sys
 json.dump({"git_sha": "$SHA", "git_dirty": $([[ $DIRTY == true ]] && echo True || echo False),
+           "server_bin": "${SG_SERVER_BIN:-}",  # set: the figures are that binary's, not the commit's
            "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "backend": "$BACKEND", "nproc": $(nproc),
            "server_log_warnings": $(grep -c ' WARN ' "$DATA_DIR/server.log" || true),
            "server_log_errors": $(grep -c ' ERROR ' "$DATA_DIR/server.log" || true),

@@ -96,7 +96,8 @@ def main():
         r["ratio_to_ceiling"] = float(f"{r['requests_per_s'] / ceiling:.4g}") if ceiling and ok else None
 
     s = meta.get("seed", {})
-    md = [f"Benchmark `{meta['git_sha']}`{' (dirty)' if meta.get('git_dirty') else ''} on "
+    built = f"binary {meta['server_bin']} (tree at " if meta.get("server_bin") else ""
+    md = [f"Benchmark {built}`{meta['git_sha']}`{' (dirty)' if meta.get('git_dirty') else ''}{')' if built else ''} on "
           f"**{meta['backend']}**, {meta['date']}: {s.get('groups', '?')} groups × "
           f"{s.get('secrets_per_group', '?')} secrets × {s.get('versions', '?')} versions "
           f"(+{s.get('update_groups', '?')} update groups; seeded in {s.get('seconds', '?')} s), "
