@@ -89,10 +89,18 @@ pub async fn authorize_group(
     group_id: &str,
     action: GroupAction,
 ) -> Result<(), ApiError> {
-    if !groups::exists(&state.db, &caller.tenant_id, group_id).await? {
-        return Err(ApiError::not_found("secret group not found"));
+    if caller.is_tenant_admin {
+        return if groups::exists(&state.db, &caller.tenant_id, group_id).await? {
+            Ok(())
+        } else {
+            Err(ApiError::not_found("secret group not found"))
+        };
     }
-    authorize_existing_group(state, caller, group_id, action).await
+    let mut conn = state.db.pool().acquire().await.map_err(|e| ApiError::internal(format!("database: {e}")))?;
+    let roles = access::roles_if_group_exists(&mut conn, &caller.access_principal(), &caller.tenant_id, group_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("secret group not found"))?;
+    decide(&roles, action)
 }
 
 /// Checks `action` on a group known to exist in the caller's tenant (read in the same request,
@@ -109,6 +117,11 @@ pub async fn authorize_existing_group(
     }
     let mut conn = state.db.pool().acquire().await.map_err(|e| ApiError::internal(format!("database: {e}")))?;
     let roles = access::group_roles(&mut conn, &caller.access_principal(), group_id).await?;
+    decide(&roles, action)
+}
+
+/// Allowed when the strongest of `roles` is enough for `action`.
+fn decide(roles: &[String], action: GroupAction) -> Result<(), ApiError> {
     let best = roles.iter().filter_map(|id| Role::from_id(id)).max();
     match best {
         Some(role) if role >= action.needs() => Ok(()),

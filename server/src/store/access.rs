@@ -41,6 +41,39 @@ pub async fn group_roles(conn: &mut AnyConnection, principal: &Principal, group_
     .await?)
 }
 
+/// The roles the principal holds on the group `group_id` of `tenant_id`, or `None` when the
+/// tenant has no such group: existence and roles in one query.
+pub async fn roles_if_group_exists(
+    conn: &mut AnyConnection,
+    principal: &Principal,
+    tenant_id: &str,
+    group_id: &str,
+) -> StoreResult<Option<Vec<String>>> {
+    if !super::is_storable(group_id) {
+        return Ok(None);
+    }
+    // One row per role, or one row with NULL when the group exists without any; no row at all
+    // when it does not exist.
+    let rows: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT r.role_id FROM secret_groups g
+         LEFT JOIN (SELECT c.role_id FROM group_collaborators c
+                    WHERE c.group_id = $1
+                      AND (c.user_id = $2 OR c.virtual_account_id = $3
+                           OR c.team_id IN (SELECT m.team_id FROM team_members m WHERE m.user_id = $2))
+                    UNION ALL
+                    SELECT p.role_id FROM virtual_account_permissions p
+                    WHERE p.group_id = $1 AND p.virtual_account_id = $3) r ON 1 = 1
+         WHERE g.id = $1 AND g.tenant_id = $4",
+    )
+    .bind(group_id)
+    .bind(&principal.user_id)
+    .bind(&principal.virtual_account_id)
+    .bind(tenant_id)
+    .fetch_all(conn)
+    .await?;
+    Ok((!rows.is_empty()).then(|| rows.into_iter().flatten().collect()))
+}
+
 /// A condition that holds when the principal has one of `roles` on the group whose id is the
 /// column `group_id` (`g.id`, `s.group_id`). Binds its values after those already in `binds`.
 /// `roles` are this crate's constants, never client input, so they are written into the SQL as
