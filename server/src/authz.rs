@@ -15,7 +15,7 @@ use crate::{
     error::ApiError,
     state::AppState,
     store::{
-        access,
+        StoreError, access,
         groups::{self, ROLE_ADMIN, ROLE_EDITOR, ROLE_VIEWER},
         secrets, teams,
     },
@@ -96,7 +96,7 @@ pub async fn authorize_group(
             Err(ApiError::not_found("secret group not found"))
         };
     }
-    let mut conn = state.db.pool().acquire().await.map_err(|e| ApiError::internal(format!("database: {e}")))?;
+    let mut conn = state.db.pool().acquire().await.map_err(StoreError::from)?;
     let roles = access::roles_if_group_exists(&mut conn, &caller.access_principal(), &caller.tenant_id, group_id)
         .await?
         .ok_or_else(|| ApiError::not_found("secret group not found"))?;
@@ -115,7 +115,7 @@ pub async fn authorize_existing_group(
     if caller.is_tenant_admin {
         return Ok(());
     }
-    let mut conn = state.db.pool().acquire().await.map_err(|e| ApiError::internal(format!("database: {e}")))?;
+    let mut conn = state.db.pool().acquire().await.map_err(StoreError::from)?;
     let roles = access::group_roles(&mut conn, &caller.access_principal(), group_id).await?;
     decide(&roles, action)
 }

@@ -307,8 +307,7 @@ impl Keyring {
     /// the token-hash key is unwrapped (created on first use), and values written before
     /// encryption existed are sealed.
     pub async fn open(db: &Db, source: KeySource) -> anyhow::Result<Self> {
-        let registered = stored::registered(db).await?;
-        let fresh = registered.iter().all(|k| k.state != stored::STATE_ACTIVE);
+        let fresh = stored::active(db).await?.is_none();
         let (masters, created) = MasterKeys::load(source, fresh)?;
         if let (true, KeySource::File(path)) = (created, masters.source()) {
             tracing::info!(

@@ -243,9 +243,14 @@ pub async fn seal_legacy_values(db: &Db, keyring: &Keyring) -> anyhow::Result<u6
         if keyless.is_empty() && rows.is_empty() {
             break;
         }
+        // One key lookup per group of the batch, not one per row.
+        let mut keys: std::collections::HashMap<&str, DataKeyRow> = std::collections::HashMap::new();
         for (version_id, tenant_id, group_id, secret_id, version, value) in &rows {
             let value = zeroize::Zeroizing::new(value.clone());
-            let key = group_key(conn, group_id).await?;
+            if !keys.contains_key(group_id.as_str()) {
+                keys.insert(group_id, group_key(conn, group_id).await?);
+            }
+            let key = keys.get(group_id.as_str()).ok_or(StoreError::NotFound("data key"))?;
             let binding = ValueBinding { tenant_id, group_id, secret_id, version: *version };
             let ciphertext = keyring.seal(&key.stored(), &binding, &value)?;
             sqlx::query("UPDATE secret_versions SET ciphertext = $1, legacy_value = NULL WHERE id = $2")

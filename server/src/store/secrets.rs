@@ -21,6 +21,27 @@ pub struct VersionRow {
     pub created_at: i64,
 }
 
+/// A group's data key from the columns of `LEFT JOIN data_keys d`; `None` when they are NULL.
+fn group_data_key(
+    group_id: &str,
+    id: Option<String>,
+    kek_id: Option<String>,
+    wrapped: Option<Vec<u8>>,
+) -> Option<DataKeyRow> {
+    Some(DataKeyRow {
+        id: id?,
+        purpose: keys::PURPOSE_GROUP.to_owned(),
+        group_id: Some(group_id.to_owned()),
+        kek_id: kek_id?,
+        wrapped: wrapped?,
+    })
+}
+
+/// Every group has a data key; a secret whose group has none is in a corrupt store.
+fn no_data_key(secret: &SecretRow) -> StoreError {
+    StoreError::Corrupt(format!("secret group {} has no data key", secret.group_id))
+}
+
 /// One row of [`get`]'s query: the secret, its group's data key and one of its versions.
 #[derive(FromRow)]
 struct SecretVersionRow {
@@ -54,8 +75,7 @@ impl SealedSecret {
     /// that does not open fails the whole read.
     pub fn open(self, cipher: &dyn ValueCipher) -> StoreResult<(SecretRow, Vec<VersionRow>)> {
         let Self { mut secret, tenant_id, key, versions } = self;
-        let key =
-            key.ok_or_else(|| StoreError::Corrupt(format!("secret group {} has no data key", secret.group_id)))?;
+        let key = key.ok_or_else(|| no_data_key(&secret))?;
         let sealer = Sealer { cipher, key: &key, tenant_id: &tenant_id, group_id: &secret.group_id };
         let mut opened = Vec::with_capacity(versions.len());
         for (id, version, ciphertext, created_at) in versions {
@@ -87,16 +107,7 @@ impl SealedSecretRow {
     /// The secret with its value opened, and its group's data key.
     fn open(self, cipher: &dyn ValueCipher) -> StoreResult<(SecretRow, DataKeyRow)> {
         let Self { mut secret, tenant_id, ciphertext, key_id, kek_id, wrapped } = self;
-        let (Some(id), Some(kek_id), Some(wrapped)) = (key_id, kek_id, wrapped) else {
-            return Err(StoreError::Corrupt(format!("secret group {} has no data key", secret.group_id)));
-        };
-        let key = DataKeyRow {
-            id,
-            purpose: keys::PURPOSE_GROUP.to_owned(),
-            group_id: Some(secret.group_id.clone()),
-            kek_id,
-            wrapped,
-        };
+        let key = group_data_key(&secret.group_id, key_id, kek_id, wrapped).ok_or_else(|| no_data_key(&secret))?;
         let sealer = Sealer { cipher, key: &key, tenant_id: &tenant_id, group_id: &secret.group_id };
         let value = sealer.open(&secret.id, secret.current_version, ciphertext.as_deref())?;
         secret.value = Some(value);
@@ -226,16 +237,7 @@ pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<SealedSecret
     .await?;
     let mut rows = rows.into_iter();
     let first = rows.next().ok_or(StoreError::NotFound("secret"))?;
-    let key = match (first.key_id, first.kek_id, first.wrapped) {
-        (Some(id), Some(kek_id), Some(wrapped)) => Some(DataKeyRow {
-            id,
-            purpose: keys::PURPOSE_GROUP.to_owned(),
-            group_id: Some(first.secret.group_id.clone()),
-            kek_id,
-            wrapped,
-        }),
-        _ => None,
-    };
+    let key = group_data_key(&first.secret.group_id, first.key_id, first.kek_id, first.wrapped);
     let mut versions = vec![(first.version_id, first.version, first.ciphertext, first.version_created_at)];
     versions.extend(rows.map(|r| (r.version_id, r.version, r.ciphertext, r.version_created_at)));
     Ok(SealedSecret { secret: first.secret, tenant_id: first.tenant_id, key, versions })
