@@ -15,6 +15,7 @@ pub mod identity;
 pub mod keys;
 mod migrate;
 pub mod secrets;
+mod sqlite_read;
 pub mod teams;
 pub mod tokens;
 pub mod virtual_accounts;
@@ -26,6 +27,8 @@ use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use self::sqlite_read::SqliteReaders;
 
 /// An HTTP-agnostic storage failure; `error.rs` maps it to an answer.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +46,9 @@ pub enum StoreError {
     Invalid { field: String, problem: String },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the synchronous SQLite readers (`sqlite_read.rs`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("corrupt row: {0}")]
     Corrupt(String),
     /// A sealed value or wrapped key that does not open: tampered with, moved, or under a
@@ -77,6 +83,8 @@ pub struct Db {
     backend: Backend,
     /// SQLite only: serialises this process's writers (see the module docs).
     write_lock: Option<Arc<Mutex<()>>>,
+    /// SQLite on a file only: connections for point reads on the calling thread.
+    readers: Option<Arc<SqliteReaders>>,
 }
 
 /// A write transaction; on SQLite it also holds the writer lock until it ends.
@@ -144,8 +152,15 @@ impl Db {
             Backend::Postgres => pool_options.max_connections(pool_size.unwrap_or(16)).connect_with(options).await?,
         };
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        let db = Self { pool, backend, write_lock };
+        let mut db = Self { pool, backend, write_lock, readers: None };
         migrate::run(&db).await?;
+        if backend == Backend::Sqlite
+            && let Some(file) = sqlite_read::database_file(&url)?
+        {
+            // As many as threads can read inline at once: the runtime's workers, one per core.
+            let count = std::thread::available_parallelism().map_or(2, |n| n.get());
+            db.readers = Some(Arc::new(SqliteReaders::open(&file, count)?));
+        }
         Ok(db)
     }
 
@@ -155,6 +170,11 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The synchronous point-read connections, on SQLite with a database file.
+    pub(crate) fn readers(&self) -> Option<&SqliteReaders> {
+        self.readers.as_deref()
     }
 
     /// Starts a transaction that may write.

@@ -214,33 +214,65 @@ pub async fn list(
     Ok((total, secrets))
 }
 
-/// The secret with its current value and all its versions, oldest first.
 /// The secret with all its versions, sealed, in one query; open it with [`SealedSecret::open`].
 pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<SealedSecret> {
     if !is_storable(id) {
         return Err(StoreError::NotFound("secret"));
     }
-    let rows: Vec<SecretVersionRow> = sqlx::query_as(
-        "SELECT s.id, s.group_id, g.name AS group_name, s.name, s.current_version,
-                s.created_by_user_id, s.created_by_email, s.created_at, s.updated_at, s.tenant_id,
-                d.id AS key_id, d.kek_id, d.wrapped,
-                v.id AS version_id, v.version, v.ciphertext, v.created_at AS version_created_at
-         FROM secrets s JOIN secret_groups g ON g.id = s.group_id
-         JOIN secret_versions v ON v.secret_id = s.id
-         LEFT JOIN data_keys d ON d.group_id = s.group_id
-         WHERE s.id = $1 AND s.tenant_id = $2
-         ORDER BY v.version",
-    )
-    .bind(id)
-    .bind(tenant_id)
-    .fetch_all(db.pool())
-    .await?;
+    let rows: Vec<SecretVersionRow> = match db.readers() {
+        // A point read: cheaper on this thread than handed to a connection thread.
+        Some(readers) => readers.read(|conn| {
+            let mut statement = conn.prepare_cached(GET_SECRET)?;
+            let rows = statement.query_map((id, tenant_id), SecretVersionRow::from_sqlite)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })?,
+        None => sqlx::query_as(GET_SECRET).bind(id).bind(tenant_id).fetch_all(db.pool()).await?,
+    };
     let mut rows = rows.into_iter();
     let first = rows.next().ok_or(StoreError::NotFound("secret"))?;
     let key = group_data_key(&first.secret.group_id, first.key_id, first.kek_id, first.wrapped);
     let mut versions = vec![(first.version_id, first.version, first.ciphertext, first.version_created_at)];
     versions.extend(rows.map(|r| (r.version_id, r.version, r.ciphertext, r.version_created_at)));
     Ok(SealedSecret { secret: first.secret, tenant_id: first.tenant_id, key, versions })
+}
+
+/// [`get`]'s query: one row per version, `$1` the secret's id and `$2` its tenant.
+const GET_SECRET: &str = "SELECT s.id, s.group_id, g.name AS group_name, s.name, s.current_version,
+        s.created_by_user_id, s.created_by_email, s.created_at, s.updated_at, s.tenant_id,
+        d.id AS key_id, d.kek_id, d.wrapped,
+        v.id AS version_id, v.version, v.ciphertext, v.created_at AS version_created_at
+    FROM secrets s JOIN secret_groups g ON g.id = s.group_id
+    JOIN secret_versions v ON v.secret_id = s.id
+    LEFT JOIN data_keys d ON d.group_id = s.group_id
+    WHERE s.id = $1 AND s.tenant_id = $2
+    ORDER BY v.version";
+
+impl SecretVersionRow {
+    /// Reads a row of [`GET_SECRET`] from the synchronous reader, by column position.
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            secret: SecretRow {
+                id: row.get(0)?,
+                group_id: row.get(1)?,
+                group_name: row.get(2)?,
+                name: row.get(3)?,
+                current_version: row.get(4)?,
+                created_by_user_id: row.get(5)?,
+                created_by_email: row.get(6)?,
+                created_at: row.get(7)?,
+                updated_at: row.get(8)?,
+                value: None,
+            },
+            tenant_id: row.get(9)?,
+            key_id: row.get(10)?,
+            kek_id: row.get(11)?,
+            wrapped: row.get(12)?,
+            version_id: row.get(13)?,
+            version: row.get(14)?,
+            ciphertext: row.get(15)?,
+            version_created_at: row.get(16)?,
+        })
+    }
 }
 
 /// Deletes the secret and its versions; the group's `updated_at` moves on.
