@@ -115,8 +115,7 @@ pub async fn authorize_existing_group(
     if caller.is_tenant_admin {
         return Ok(());
     }
-    let mut conn = state.db.pool().acquire().await.map_err(StoreError::from)?;
-    let roles = access::group_roles(&mut conn, &caller.access_principal(), group_id).await?;
+    let roles = access::group_roles_now(&state.db, &caller.access_principal(), group_id).await?;
     decide(&roles, action)
 }
 

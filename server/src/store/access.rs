@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use super::{StoreError, StoreResult};
+use super::{Db, StoreError, StoreResult};
 
 /// The identity a role query is about.
 #[derive(Debug, Clone)]
@@ -26,20 +26,35 @@ pub struct Principal {
 
 /// Every role the principal holds on the group (possibly several, e.g. directly and via a team).
 pub async fn group_roles(conn: &mut AnyConnection, principal: &Principal, group_id: &str) -> StoreResult<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT c.role_id FROM group_collaborators c
-         WHERE c.group_id = $1
-           AND (c.user_id = $2 OR c.virtual_account_id = $3
-                OR c.team_id IN (SELECT m.team_id FROM team_members m WHERE m.user_id = $2))
-         UNION ALL
-         SELECT p.role_id FROM virtual_account_permissions p WHERE p.group_id = $1 AND p.virtual_account_id = $3",
-    )
-    .bind(group_id)
-    .bind(&principal.user_id)
-    .bind(&principal.virtual_account_id)
-    .fetch_all(conn)
-    .await?)
+    Ok(sqlx::query_scalar(GROUP_ROLES)
+        .bind(group_id)
+        .bind(&principal.user_id)
+        .bind(&principal.virtual_account_id)
+        .fetch_all(conn)
+        .await?)
 }
+
+/// [`group_roles`] outside a transaction; on SQLite a point read on the calling thread (see
+/// `sqlite_read.rs`), as it sits on the path of every secret read by a non-admin.
+pub async fn group_roles_now(db: &Db, principal: &Principal, group_id: &str) -> StoreResult<Vec<String>> {
+    match db.readers() {
+        Some(readers) => readers.read(|conn| {
+            let mut statement = conn.prepare_cached(GROUP_ROLES)?;
+            let params = (group_id, &principal.user_id, &principal.virtual_account_id);
+            let roles = statement.query_map(params, |row| row.get(0))?;
+            Ok(roles.collect::<Result<_, _>>()?)
+        }),
+        None => group_roles(&mut *db.pool().acquire().await?, principal, group_id).await,
+    }
+}
+
+/// `$1` the group, `$2` the user, `$3` the virtual account.
+const GROUP_ROLES: &str = "SELECT c.role_id FROM group_collaborators c
+    WHERE c.group_id = $1
+      AND (c.user_id = $2 OR c.virtual_account_id = $3
+           OR c.team_id IN (SELECT m.team_id FROM team_members m WHERE m.user_id = $2))
+    UNION ALL
+    SELECT p.role_id FROM virtual_account_permissions p WHERE p.group_id = $1 AND p.virtual_account_id = $3";
 
 /// The roles the principal holds on the group `group_id` of `tenant_id`, or `None` when the
 /// tenant has no such group: existence and roles in one query.
