@@ -39,10 +39,9 @@ pub async fn group_roles(conn: &mut AnyConnection, principal: &Principal, group_
 pub async fn group_roles_now(db: &Db, principal: &Principal, group_id: &str) -> StoreResult<Vec<String>> {
     match db.readers() {
         Some(readers) => readers.read(|conn| {
-            let mut statement = conn.prepare_cached(GROUP_ROLES)?;
-            let params = (group_id, &principal.user_id, &principal.virtual_account_id);
-            let roles = statement.query_map(params, |row| row.get(0))?;
-            Ok(roles.collect::<Result<_, _>>()?)
+            let binds: [&dyn rusqlite::ToSql; 3] = [&group_id, &principal.user_id, &principal.virtual_account_id];
+            let roles = super::fetch_sqlite::<(String,)>(conn, GROUP_ROLES, &binds)?;
+            Ok(roles.into_iter().map(|(role,)| role).collect())
         }),
         None => group_roles(&mut *db.pool().acquire().await?, principal, group_id).await,
     }
@@ -167,20 +166,46 @@ pub async fn collaborators_of(
     conn: &mut AnyConnection,
     group_ids: &[&str],
 ) -> StoreResult<HashMap<String, Vec<(String, String)>>> {
-    let mut by_group: HashMap<String, Vec<(String, String)>> = HashMap::new();
     if group_ids.is_empty() {
-        return Ok(by_group);
+        return Ok(HashMap::new());
     }
-    let sql = format!(
-        "SELECT group_id, subject, role_id FROM group_collaborators WHERE group_id IN ({}) ORDER BY group_id, position",
-        super::placeholders(group_ids.len())
-    );
-    let mut query = sqlx::query_as::<_, (String, String, String)>(AssertSqlSafe(sql));
+    let mut query = sqlx::query_as::<_, (String, String, String)>(AssertSqlSafe(collaborators_sql(group_ids.len())));
     for id in group_ids {
         query = query.bind(*id);
     }
-    for (group_id, subject, role_id) in query.fetch_all(conn).await? {
+    Ok(by_group(query.fetch_all(conn).await?))
+}
+
+/// [`collaborators_of`] on a synchronous SQLite reader.
+pub fn collaborators_of_sqlite(
+    conn: &rusqlite::Connection,
+    group_ids: &[&str],
+) -> StoreResult<HashMap<String, Vec<(String, String)>>> {
+    if group_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let binds: Vec<&dyn rusqlite::ToSql> = group_ids.iter().map(|id| id as &dyn rusqlite::ToSql).collect();
+    let rows = super::fetch_sqlite(conn, &collaborators_sql(group_ids.len()), &binds)?;
+    Ok(by_group(rows))
+}
+
+fn collaborators_sql(n: usize) -> String {
+    format!(
+        "SELECT group_id, subject, role_id FROM group_collaborators WHERE group_id IN ({}) ORDER BY group_id, position",
+        super::placeholders(n)
+    )
+}
+
+fn by_group(rows: Vec<(String, String, String)>) -> HashMap<String, Vec<(String, String)>> {
+    let mut by_group: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for (group_id, subject, role_id) in rows {
         by_group.entry(group_id).or_default().push((subject, role_id));
     }
-    Ok(by_group)
+    by_group
+}
+
+impl super::FromSqlite for (String, String, String) {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+    }
 }

@@ -10,9 +10,9 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 
 use super::{
-    Backend, Db, ListQuery, StoreError, StoreResult,
+    Backend, Db, FromSqlite, ListQuery, StoreError, StoreResult,
     access::{self, Principal},
-    is_storable,
+    fetch_sqlite, is_storable,
     keys::{self, DataKeyRow},
     new_id, now_ms, on_unique, sealed_row,
 };
@@ -159,7 +159,6 @@ pub async fn list(
     }
     let filter_sql = conditions.join(" AND ");
 
-    let mut conn = db.pool().acquire().await?;
     let query = ListQuery {
         key: "g.id",
         from: "FROM secret_groups g",
@@ -168,6 +167,13 @@ pub async fn list(
         order: "g.created_at, g.id",
         binds: &binds,
     };
+    if let Some(readers) = db.readers() {
+        return readers.read_long(|conn| {
+            let (total, groups) = query.page_sqlite::<GroupRow>(conn, limit, offset)?;
+            Ok((total, attach_secrets_sqlite(conn, groups)?))
+        });
+    }
+    let mut conn = db.pool().acquire().await?;
     let (total, groups) = query.page::<GroupRow>(&mut conn, limit, offset).await?;
     let groups = attach_secrets(&mut conn, groups).await?;
     Ok((total, groups))
@@ -384,29 +390,85 @@ async fn attach_secrets(conn: &mut AnyConnection, groups: Vec<GroupRow>) -> Stor
     if groups.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "{} WHERE s.group_id IN ({}) ORDER BY s.created_at, s.id",
-        select_secrets!(),
-        super::placeholders(groups.len())
-    );
-    let mut query = sqlx::query_as::<_, SecretRow>(AssertSqlSafe(sql));
+    let mut query = sqlx::query_as::<_, SecretRow>(AssertSqlSafe(secrets_of_groups(groups.len())));
     for group in &groups {
         query = query.bind(&group.id);
     }
-    let mut by_group: HashMap<String, Vec<SecretRow>> = HashMap::new();
-    for secret in query.fetch_all(&mut *conn).await? {
-        by_group.entry(secret.group_id.clone()).or_default().push(secret);
+    let secrets = query.fetch_all(&mut *conn).await?;
+    let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+    let collaborators = access::collaborators_of(conn, &ids).await?;
+    Ok(assemble(groups, secrets, collaborators))
+}
+
+/// [`attach_secrets`] on a synchronous SQLite reader.
+fn attach_secrets_sqlite(conn: &rusqlite::Connection, groups: Vec<GroupRow>) -> StoreResult<Vec<GroupWithSecrets>> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
     }
     let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
-    let mut collaborators = access::collaborators_of(conn, &ids).await?;
-    Ok(groups
+    let binds: Vec<&dyn rusqlite::ToSql> = ids.iter().map(|id| id as &dyn rusqlite::ToSql).collect();
+    let secrets = fetch_sqlite(conn, &secrets_of_groups(ids.len()), &binds)?;
+    let collaborators = access::collaborators_of_sqlite(conn, &ids)?;
+    Ok(assemble(groups, secrets, collaborators))
+}
+
+/// The secrets of `n` groups, whose ids are the binds.
+fn secrets_of_groups(n: usize) -> String {
+    format!("{} WHERE s.group_id IN ({}) ORDER BY s.created_at, s.id", select_secrets!(), super::placeholders(n))
+}
+
+/// Each group with its secrets (in `secrets`' order) and collaborators.
+fn assemble(
+    groups: Vec<GroupRow>,
+    secrets: Vec<SecretRow>,
+    mut collaborators: HashMap<String, Vec<(String, String)>>,
+) -> Vec<GroupWithSecrets> {
+    let mut by_group: HashMap<String, Vec<SecretRow>> = HashMap::new();
+    for secret in secrets {
+        by_group.entry(secret.group_id.clone()).or_default().push(secret);
+    }
+    groups
         .into_iter()
         .map(|group| {
             let secrets = by_group.remove(&group.id).unwrap_or_default();
             let collaborators = collaborators.remove(&group.id).unwrap_or_default();
             GroupWithSecrets { group, secrets, collaborators }
         })
-        .collect())
+        .collect()
+}
+
+impl FromSqlite for GroupRow {
+    /// The columns of `select_groups!`.
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            integration_id: row.get(2)?,
+            manifest: row.get(3)?,
+            created_by_user_id: row.get(4)?,
+            created_by_email: row.get(5)?,
+            created_at: row.get(6)?,
+            updated_at: row.get(7)?,
+        })
+    }
+}
+
+impl FromSqlite for SecretRow {
+    /// The first columns of `select_secrets!` (others may follow).
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            group_id: row.get(1)?,
+            group_name: row.get(2)?,
+            name: row.get(3)?,
+            current_version: row.get(4)?,
+            created_by_user_id: row.get(5)?,
+            created_by_email: row.get(6)?,
+            created_at: row.get(7)?,
+            updated_at: row.get(8)?,
+            value: None,
+        })
+    }
 }
 
 /// Inserts the group row and its data key, which it returns.

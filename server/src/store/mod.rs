@@ -254,20 +254,13 @@ pub(crate) struct ListQuery<'a> {
 }
 
 impl ListQuery<'_> {
-    pub async fn page<T>(&self, conn: &mut sqlx::AnyConnection, limit: i64, offset: i64) -> StoreResult<(i64, Vec<T>)>
-    where
-        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
-    {
-        let count_sql = format!("SELECT COUNT(*) {} WHERE {}", self.from, self.filter);
-        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql));
-        for bind in self.binds {
-            count = count.bind(bind);
-        }
-        let total = count.fetch_one(&mut *conn).await?;
-        if offset >= total {
-            return Ok((total, Vec::new()));
-        }
-        let page_sql = format!(
+    fn count_sql(&self) -> String {
+        format!("SELECT COUNT(*) {} WHERE {}", self.from, self.filter)
+    }
+
+    /// The page's rows; `limit` and `offset` are the two binds after [`Self::binds`].
+    fn page_sql(&self) -> String {
+        format!(
             "{select} WHERE {key} IN (SELECT {key} {from} WHERE {filter} ORDER BY {order} LIMIT ${limit} OFFSET ${offset})
              ORDER BY {order}",
             select = self.select,
@@ -277,11 +270,80 @@ impl ListQuery<'_> {
             order = self.order,
             limit = self.binds.len() + 1,
             offset = self.binds.len() + 2
-        );
-        let mut page = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(page_sql));
+        )
+    }
+
+    pub async fn page<T>(&self, conn: &mut sqlx::AnyConnection, limit: i64, offset: i64) -> StoreResult<(i64, Vec<T>)>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(self.count_sql()));
+        for bind in self.binds {
+            count = count.bind(bind);
+        }
+        let total = count.fetch_one(&mut *conn).await?;
+        if offset >= total {
+            return Ok((total, Vec::new()));
+        }
+        let mut page = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.page_sql()));
         for bind in self.binds {
             page = page.bind(bind);
         }
         Ok((total, page.bind(limit).bind(offset).fetch_all(conn).await?))
     }
+
+    /// [`Self::page`] on a synchronous SQLite reader.
+    pub fn page_sqlite<T: FromSqlite>(
+        &self,
+        conn: &rusqlite::Connection,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(i64, Vec<T>)> {
+        let mut binds: Vec<&dyn rusqlite::ToSql> = self.binds.iter().map(|b| b as &dyn rusqlite::ToSql).collect();
+        let total = fetch_sqlite::<(i64,)>(conn, &self.count_sql(), &binds)?.first().map_or(0, |(n,)| *n);
+        if offset >= total {
+            return Ok((total, Vec::new()));
+        }
+        binds.extend([&limit as &dyn rusqlite::ToSql, &offset]);
+        Ok((total, fetch_sqlite(conn, &self.page_sql(), &binds)?))
+    }
+}
+
+/// A row type the synchronous SQLite readers can build, reading columns by position in the
+/// order of the query it belongs to.
+pub(crate) trait FromSqlite: Sized {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+}
+
+/// A single column.
+impl<T: rusqlite::types::FromSql> FromSqlite for (T,) {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?,))
+    }
+}
+
+/// Every row of `sql` on a synchronous SQLite reader; `$N` in `sql` is `binds[N - 1]`.
+pub(crate) fn fetch_sqlite<T: FromSqlite>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    binds: &[&dyn rusqlite::ToSql],
+) -> StoreResult<Vec<T>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    // SQLite numbers `$N` parameters in the order they first appear, not by N (the filters
+    // use `$2` before `$1` and some twice), so each is bound by its name, as sqlx does.
+    for index in 1..=statement.parameter_count() {
+        let name = statement.parameter_name(index).unwrap_or_default().to_owned();
+        let bind = name
+            .strip_prefix('$')
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| binds.get(n.checked_sub(1)?))
+            .ok_or(rusqlite::Error::InvalidParameterName(name))?;
+        statement.raw_bind_parameter(index, bind)?;
+    }
+    let mut rows = statement.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(T::from_sqlite(row)?);
+    }
+    Ok(out)
 }

@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 
 use super::{
-    Db, ListQuery, StoreError, StoreResult, access,
+    Db, FromSqlite, ListQuery, StoreError, StoreResult, access, fetch_sqlite,
     groups::{Sealer, SecretRow, Visibility, select_secrets},
     is_storable,
     keys::{self, DataKeyRow},
@@ -154,22 +154,13 @@ pub async fn list(
         .names
         .as_ref()
         .map(|names| names.iter().filter(|(group, key)| is_storable(group) && is_storable(key)).collect());
-    let mut conn = db.pool().acquire().await?;
-    if let Some(group_id) = &filter.group_id {
-        let exists: Option<String> =
-            sqlx::query_scalar("SELECT id FROM secret_groups WHERE id = $1 AND tenant_id = $2")
-                .bind(group_id)
-                .bind(tenant_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound("secret group"));
-        }
-    }
     if matches!(&names, Some(names) if names.is_empty()) {
+        // Nothing can match; only a missing group (404) is still to be told.
+        if let Some(group_id) = &filter.group_id {
+            group_exists(db, tenant_id, group_id).await?;
+        }
         return Ok((0, Vec::new()));
     }
-
     let mut conditions = vec!["s.tenant_id = $1".to_owned()];
     let mut binds = vec![tenant_id.to_owned()];
     if let Some((principal, roles)) = visibility {
@@ -204,14 +195,62 @@ pub async fn list(
         order: "s.created_at, s.id",
         binds: &binds,
     };
+    if with_value {
+        query.select = select_secrets_with_values!();
+    }
+    let group_id = filter.group_id.as_deref();
+    if let Some(readers) = db.readers() {
+        return readers.read_long(|conn| {
+            if let Some(group_id) = group_id
+                && fetch_sqlite::<(i64,)>(conn, GROUP_EXISTS, &[&group_id, &tenant_id])?.is_empty()
+            {
+                return Err(StoreError::NotFound("secret group"));
+            }
+            if !with_value {
+                return query.page_sqlite::<SecretRow>(conn, limit, offset);
+            }
+            let (total, sealed) = query.page_sqlite::<SealedSecretRow>(conn, limit, offset)?;
+            Ok((total, open_all(sealed, cipher)?))
+        });
+    }
+    if let Some(group_id) = group_id {
+        group_exists(db, tenant_id, group_id).await?;
+    }
+    let mut conn = db.pool().acquire().await?;
     if !with_value {
         return query.page::<SecretRow>(&mut conn, limit, offset).await;
     }
-    query.select = select_secrets_with_values!();
     let (total, sealed) = query.page::<SealedSecretRow>(&mut conn, limit, offset).await?;
-    // One value that does not open fails the whole list: never a page with a hole in it.
-    let secrets = sealed.into_iter().map(|row| Ok(row.open(cipher)?.0)).collect::<StoreResult<_>>()?;
-    Ok((total, secrets))
+    Ok((total, open_all(sealed, cipher)?))
+}
+
+/// One value that does not open fails the whole list: never a page with a hole in it.
+fn open_all(sealed: Vec<SealedSecretRow>, cipher: &dyn ValueCipher) -> StoreResult<Vec<SecretRow>> {
+    sealed.into_iter().map(|row| Ok(row.open(cipher)?.0)).collect()
+}
+
+/// `$1` a group's id, `$2` its tenant.
+const GROUP_EXISTS: &str = "SELECT 1 FROM secret_groups WHERE id = $1 AND tenant_id = $2";
+
+/// Ok when the tenant has the group, else 404.
+async fn group_exists(db: &Db, tenant_id: &str, group_id: &str) -> StoreResult<()> {
+    let found: Option<i64> =
+        sqlx::query_scalar(GROUP_EXISTS).bind(group_id).bind(tenant_id).fetch_optional(db.pool()).await?;
+    found.map(|_| ()).ok_or(StoreError::NotFound("secret group"))
+}
+
+impl FromSqlite for SealedSecretRow {
+    /// The columns of `select_secrets_with_values!`.
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            secret: SecretRow::from_sqlite(row)?,
+            tenant_id: row.get(9)?,
+            ciphertext: row.get(10)?,
+            key_id: row.get(11)?,
+            kek_id: row.get(12)?,
+            wrapped: row.get(13)?,
+        })
+    }
 }
 
 /// The secret with all its versions, sealed, in one query; open it with [`SealedSecret::open`].
@@ -221,11 +260,7 @@ pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<SealedSecret
     }
     let rows: Vec<SecretVersionRow> = match db.readers() {
         // A point read: cheaper on this thread than handed to a connection thread.
-        Some(readers) => readers.read(|conn| {
-            let mut statement = conn.prepare_cached(GET_SECRET)?;
-            let rows = statement.query_map((id, tenant_id), SecretVersionRow::from_sqlite)?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })?,
+        Some(readers) => readers.read(|conn| fetch_sqlite(conn, GET_SECRET, &[&id, &tenant_id]))?,
         None => sqlx::query_as(GET_SECRET).bind(id).bind(tenant_id).fetch_all(db.pool()).await?,
     };
     let mut rows = rows.into_iter();
@@ -247,22 +282,11 @@ const GET_SECRET: &str = "SELECT s.id, s.group_id, g.name AS group_name, s.name,
     WHERE s.id = $1 AND s.tenant_id = $2
     ORDER BY v.version";
 
-impl SecretVersionRow {
-    /// Reads a row of [`GET_SECRET`] from the synchronous reader, by column position.
+impl FromSqlite for SecretVersionRow {
+    /// The columns of [`GET_SECRET`].
     fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
-            secret: SecretRow {
-                id: row.get(0)?,
-                group_id: row.get(1)?,
-                group_name: row.get(2)?,
-                name: row.get(3)?,
-                current_version: row.get(4)?,
-                created_by_user_id: row.get(5)?,
-                created_by_email: row.get(6)?,
-                created_at: row.get(7)?,
-                updated_at: row.get(8)?,
-                value: None,
-            },
+            secret: SecretRow::from_sqlite(row)?,
             tenant_id: row.get(9)?,
             key_id: row.get(10)?,
             kek_id: row.get(11)?,

@@ -7,9 +7,11 @@
 //! the calling thread than handed to another one, so the reads that matter most use these
 //! connections instead, called inline.
 //!
-//! Only small reads with a bounded answer (one row or one secret's versions) belong here: the
-//! caller runs on an async worker and holds it for the query's duration. Lists, which can take
-//! milliseconds, stay on the pool.
+//! Point reads (one secret's versions, a caller's roles) run inline: the caller holds its
+//! async worker for the query's tens of microseconds. Pages of lists, which take milliseconds,
+//! go through [`SqliteReaders::read_long`], which first moves the worker's other tasks to
+//! another thread. Counted on list pages, sqlx's copy of every column into its `Any` rows and
+//! the hand-over of every row were most of the CPU (malloc alone a third).
 //!
 //! The connections are opened read-write so they can take part in WAL bookkeeping (create the
 //! shared-memory file, say, after every other connection closed), with `query_only` so nothing
@@ -47,6 +49,16 @@ impl SqliteReaders {
     /// Runs `read` on a free connection, blocking the calling thread until one is free.
     pub fn read<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         read(&self.acquire())
+    }
+
+    /// [`Self::read`] for a read that may take milliseconds (a page of a list): on a
+    /// multi-threaded runtime the worker's other tasks move to another thread meanwhile.
+    pub fn read_long<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        match Handle::try_current().map(|handle| handle.runtime_flavor()) {
+            Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| self.read(read)),
+            _ => self.read(read),
+        }
     }
 
     fn acquire(&self) -> MutexGuard<'_, Connection> {
@@ -126,6 +138,17 @@ mod tests {
         let write = readers.read(|c| Ok(c.execute("INSERT INTO t VALUES (2)", ())?));
         assert!(write.is_err(), "a reader wrote");
         assert_eq!(count(&readers)?, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn numbered_parameters_bind_by_number_not_by_order_of_appearance() -> anyhow::Result<()> {
+        let conn = Connection::open_in_memory()?;
+        let sql = "SELECT $2 || '-' || $1 || '-' || $2";
+        let rows = crate::store::fetch_sqlite::<(String,)>(&conn, sql, &[&"one", &"two"])?;
+        assert_eq!(rows, [("two-one-two".to_owned(),)]);
+        // A placeholder without a bind is an error, not a NULL.
+        assert!(crate::store::fetch_sqlite::<(String,)>(&conn, "SELECT $3", &[&"one"]).is_err());
         Ok(())
     }
 }
