@@ -81,14 +81,25 @@ pub struct Db {
 
 /// A write transaction; on SQLite it also holds the writer lock until it ends.
 pub struct WriteTx {
-    pub tx: Transaction<'static, Any>,
+    tx: Transaction<'static, Any>,
     _guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
+    /// The connection to run this transaction's statements on.
+    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
     /// Commits; the SQLite writer lock is released only after the commit is durable.
     pub async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rolls back, keeping nothing of this transaction's work.
+    pub async fn rollback(self) -> StoreResult<()> {
+        self.tx.rollback().await?;
         Ok(())
     }
 }
