@@ -138,6 +138,7 @@ impl From<StoreError> for ApiError {
             StoreError::Unknown(message) => ApiError::not_found(message),
             StoreError::Invalid { field, problem } => ApiError::validation(field, problem),
             StoreError::Database(e) => ApiError::internal(format!("database: {e}")),
+            StoreError::Batch(e) => ApiError::internal(format!("group commit: {e}")),
             StoreError::Corrupt(detail) => ApiError::internal(format!("corrupt row: {detail}")),
             // Fails closed: the answer says nothing about the data; the log names the row.
             err @ StoreError::Crypto { .. } => ApiError::internal(format!("cannot open sealed data: {err}")),

@@ -241,6 +241,8 @@ pub async fn seal_legacy_values(db: &Db, keyring: &Keyring) -> anyhow::Result<u6
         .fetch_all(&mut *conn)
         .await?;
         if keyless.is_empty() && rows.is_empty() {
+            // Ended now, not by the flusher later: the VACUUM below needs the write lock.
+            wtx.rollback().await?;
             break;
         }
         // One key lookup per group of the batch, not one per row.
