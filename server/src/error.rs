@@ -139,6 +139,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid { field, problem } => ApiError::validation(field, problem),
             StoreError::Database(e) => ApiError::internal(format!("database: {e}")),
             StoreError::Sqlite(e) => ApiError::internal(format!("database: {e}")),
+            StoreError::Batch(e) => ApiError::internal(format!("group commit: {e}")),
             StoreError::Corrupt(detail) => ApiError::internal(format!("corrupt row: {detail}")),
             // Fails closed: the answer says nothing about the data; the log names the row.
             err @ StoreError::Crypto { .. } => ApiError::internal(format!("cannot open sealed data: {err}")),

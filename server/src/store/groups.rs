@@ -192,14 +192,14 @@ pub async fn create(db: &Db, cipher: &dyn ValueCipher, actor: &Actor, new: NewGr
     let id = new_id();
     let mut wtx = db.begin_write().await?;
     let key =
-        insert_group(&mut wtx.tx, db.backend(), cipher, actor, &id, &new.name, &new.integration_id, &new.manifest, now)
+        insert_group(wtx.conn(), db.backend(), cipher, actor, &id, &new.name, &new.integration_id, &new.manifest, now)
             .await?;
-    access::set_collaborators(&mut wtx.tx, &actor.tenant_id, &id, &new.collaborators).await?;
+    access::set_collaborators(wtx.conn(), &actor.tenant_id, &id, &new.collaborators).await?;
     let sealer = Sealer { cipher, key: &key, tenant_id: &actor.tenant_id, group_id: &id };
     for (name, value) in &new.secrets {
-        insert_secret(&mut wtx.tx, &sealer, actor, name, value.expose(), now).await?;
+        insert_secret(wtx.conn(), &sealer, actor, name, value.expose(), now).await?;
     }
-    let group = load(&mut wtx.tx, &actor.tenant_id, &id).await?;
+    let group = load(wtx.conn(), &actor.tenant_id, &id).await?;
     wtx.commit().await?;
     Ok(group)
 }
@@ -229,12 +229,12 @@ pub async fn upsert(
     )
     .bind(&actor.tenant_id)
     .bind(name)
-    .fetch_optional(&mut *wtx.tx)
+    .fetch_optional(wtx.conn())
     .await?;
     let id = match existing {
         Some(id) => {
             if !may_manage_any {
-                let roles = access::group_roles(&mut wtx.tx, principal, &id).await?;
+                let roles = access::group_roles(wtx.conn(), principal, &id).await?;
                 if !roles.iter().any(|r| r == ROLE_ADMIN) {
                     return Err(StoreError::Forbidden(format!("only admins of secret group {name} may change it")));
                 }
@@ -248,20 +248,20 @@ pub async fn upsert(
             .bind(now)
             .bind(&id)
             .bind(&actor.tenant_id)
-            .execute(&mut *wtx.tx)
+            .execute(wtx.conn())
             .await?;
             id
         }
         None => {
             let id = new_id();
-            insert_group(&mut wtx.tx, db.backend(), cipher, actor, &id, name, integration_id, manifest, now).await?;
+            insert_group(wtx.conn(), db.backend(), cipher, actor, &id, name, integration_id, manifest, now).await?;
             id
         }
     };
-    access::set_collaborators(&mut wtx.tx, &actor.tenant_id, &id, collaborators).await?;
-    let group = load(&mut wtx.tx, &actor.tenant_id, &id).await?;
+    access::set_collaborators(wtx.conn(), &actor.tenant_id, &id, collaborators).await?;
+    let group = load(wtx.conn(), &actor.tenant_id, &id).await?;
     if dry_run {
-        wtx.tx.rollback().await?;
+        wtx.rollback().await?;
     } else {
         wtx.commit().await?;
     }
@@ -282,7 +282,7 @@ pub async fn update(
     }
     let now = now_ms();
     let mut wtx = db.begin_write().await?;
-    let conn: &mut AnyConnection = &mut wtx.tx;
+    let conn = wtx.conn();
     // Takes the group's row lock (PostgreSQL) before reading its secrets, so two concurrent
     // updates of one group apply one after the other instead of both deciding from stale state.
     let locked = sqlx::query("UPDATE secret_groups SET updated_at = updated_at WHERE id = $1 AND tenant_id = $2")
@@ -365,7 +365,7 @@ pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
     let deleted = sqlx::query("DELETE FROM secret_groups WHERE id = $1 AND tenant_id = $2")
         .bind(id)
         .bind(tenant_id)
-        .execute(&mut *wtx.tx)
+        .execute(wtx.conn())
         .await?;
     if deleted.rows_affected() == 0 {
         return Err(StoreError::NotFound("secret group"));

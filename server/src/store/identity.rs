@@ -49,7 +49,7 @@ pub async fn bootstrap(
     token_hash: &str,
 ) -> StoreResult<Option<Bootstrap>> {
     let mut wtx = db.begin_write().await?;
-    let tenants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants").fetch_one(&mut *wtx.tx).await?;
+    let tenants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants").fetch_one(wtx.conn()).await?;
     if tenants > 0 {
         return Ok(None);
     }
@@ -59,7 +59,7 @@ pub async fn bootstrap(
         .bind(&tenant.id)
         .bind(&tenant.name)
         .bind(now)
-        .execute(&mut *wtx.tx)
+        .execute(wtx.conn())
         .await;
     match inserted {
         Ok(_) => {}
@@ -67,8 +67,8 @@ pub async fn bootstrap(
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
         Err(e) => return Err(e.into()),
     }
-    let admin = insert_user(&mut wtx.tx, &tenant.id, admin_email, ROLE_TENANT_ADMIN, now).await?;
-    tokens::insert(&mut wtx.tx, &tenant.id, tokens::Owner::User(&admin.id), "bootstrap", token_hash, None, now).await?;
+    let admin = insert_user(wtx.conn(), &tenant.id, admin_email, ROLE_TENANT_ADMIN, now).await?;
+    tokens::insert(wtx.conn(), &tenant.id, tokens::Owner::User(&admin.id), "bootstrap", token_hash, None, now).await?;
     wtx.commit().await?;
     Ok(Some(Bootstrap { tenant, admin }))
 }
@@ -95,7 +95,7 @@ pub async fn tenant_by_name(db: &Db, name: &str) -> StoreResult<Tenant> {
 /// Creates a user in a tenant (`users create`).
 pub async fn create_user(db: &Db, tenant_id: &str, email: &str, tenant_role: &str) -> StoreResult<User> {
     let mut wtx = db.begin_write().await?;
-    let user = insert_user(&mut wtx.tx, tenant_id, email, tenant_role, now_ms()).await?;
+    let user = insert_user(wtx.conn(), tenant_id, email, tenant_role, now_ms()).await?;
     wtx.commit().await?;
     Ok(user)
 }
@@ -165,7 +165,7 @@ pub enum UserChange<'a> {
 /// Applies `change` to the user `email`, refusing to leave the tenant without an active admin.
 pub async fn change_user(db: &Db, tenant_id: &str, email: &str, change: UserChange<'_>) -> StoreResult<()> {
     let mut wtx = db.begin_write().await?;
-    let conn: &mut AnyConnection = &mut wtx.tx;
+    let conn = wtx.conn();
     // Serialises admin changes per tenant on PostgreSQL (row lock on the tenant), so two
     // concurrent demotions cannot both see "another admin remains".
     sqlx::query("UPDATE tenants SET name = name WHERE id = $1").bind(tenant_id).execute(&mut *conn).await?;

@@ -69,7 +69,7 @@ pub async fn register_active(db: &Db, id: &str) -> StoreResult<()> {
         .bind(id)
         .bind(STATE_ACTIVE)
         .bind(now_ms())
-        .execute(&mut *wtx.tx)
+        .execute(wtx.conn())
         .await;
     match inserted {
         Ok(_) => wtx.commit().await,
@@ -173,18 +173,18 @@ pub async fn token_key(db: &Db, masters: &MasterKeys) -> anyhow::Result<KeyBytes
             return Ok(masters.unwrap_key(&row.stored())?);
         }
         let mut wtx = db.begin_write().await?;
-        let kek_id = active_in_tx(&mut wtx.tx, db.backend()).await?;
+        let kek_id = active_in_tx(wtx.conn(), db.backend()).await?;
         let id = new_id();
         let binding = DataKeyBinding { id: &id, purpose: PURPOSE_TOKEN, group_id: None };
         let (key, wrapped) = masters.new_wrapped_key(&kek_id, &binding)?;
-        match insert_data_key(&mut wtx.tx, &id, PURPOSE_TOKEN, None, &kek_id, &wrapped, now_ms()).await {
+        match insert_data_key(wtx.conn(), &id, PURPOSE_TOKEN, None, &kek_id, &wrapped, now_ms()).await {
             // Another replica created it first: use theirs.
             Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => continue,
             result => result?,
         }
         let mac = TokenMac::new(&key)?;
         let legacy: Vec<(String, String)> =
-            sqlx::query_as("SELECT id, token_hash FROM access_tokens").fetch_all(&mut *wtx.tx).await?;
+            sqlx::query_as("SELECT id, token_hash FROM access_tokens").fetch_all(wtx.conn()).await?;
         for (token_id, old) in legacy {
             let Some(sha256) = unhex32(&old) else {
                 return Err(StoreError::Corrupt(format!("token {token_id} has a malformed hash")).into());
@@ -192,7 +192,7 @@ pub async fn token_key(db: &Db, masters: &MasterKeys) -> anyhow::Result<KeyBytes
             sqlx::query("UPDATE access_tokens SET token_hash = $1 WHERE id = $2")
                 .bind(mac.hash(&sha256))
                 .bind(&token_id)
-                .execute(&mut *wtx.tx)
+                .execute(wtx.conn())
                 .await?;
         }
         wtx.commit().await?;
@@ -221,7 +221,7 @@ pub async fn seal_legacy_values(db: &Db, keyring: &Keyring) -> anyhow::Result<u6
     let mut sealed = 0u64;
     loop {
         let mut wtx = db.begin_write().await?;
-        let conn: &mut AnyConnection = &mut wtx.tx;
+        let conn = wtx.conn();
         let keyless: Vec<String> = sqlx::query_scalar(
             "SELECT g.id FROM secret_groups g WHERE NOT EXISTS (SELECT 1 FROM data_keys d WHERE d.group_id = g.id)
              LIMIT $1",
@@ -241,6 +241,8 @@ pub async fn seal_legacy_values(db: &Db, keyring: &Keyring) -> anyhow::Result<u6
         .fetch_all(&mut *conn)
         .await?;
         if keyless.is_empty() && rows.is_empty() {
+            // Ended now, not by the flusher later: the VACUUM below needs the write lock.
+            wtx.rollback().await?;
             break;
         }
         // One key lookup per group of the batch, not one per row.
@@ -278,19 +280,19 @@ pub async fn activate(db: &Db, new_id: &str) -> StoreResult<()> {
         .bind(STATE_PREVIOUS)
         .bind(STATE_ACTIVE)
         .bind(new_id)
-        .execute(&mut *wtx.tx)
+        .execute(wtx.conn())
         .await?;
     let updated = sqlx::query("UPDATE master_keys SET state = $1, retired_at = NULL WHERE id = $2")
         .bind(STATE_ACTIVE)
         .bind(new_id)
-        .execute(&mut *wtx.tx)
+        .execute(wtx.conn())
         .await?;
     if updated.rows_affected() == 0 {
         sqlx::query("INSERT INTO master_keys (id, state, created_at) VALUES ($1, $2, $3)")
             .bind(new_id)
             .bind(STATE_ACTIVE)
             .bind(now)
-            .execute(&mut *wtx.tx)
+            .execute(wtx.conn())
             .await
             .map_err(|e| on_unique(e, || format!("master key {new_id} is already registered")))?;
     }
@@ -316,7 +318,7 @@ pub async fn rewrap_batch(db: &Db, masters: &MasterKeys, kek_id: &str, batch: i6
     )
     .bind(kek_id)
     .bind(batch)
-    .fetch_all(&mut *wtx.tx)
+    .fetch_all(wtx.conn())
     .await?;
     let now = now_ms();
     let mut done = 0u64;
@@ -332,7 +334,7 @@ pub async fn rewrap_batch(db: &Db, masters: &MasterKeys, kek_id: &str, batch: i6
         .bind(now)
         .bind(&row.id)
         .bind(&row.kek_id)
-        .execute(&mut *wtx.tx)
+        .execute(wtx.conn())
         .await?;
         done += updated.rows_affected();
     }
@@ -351,7 +353,7 @@ pub async fn retire_unused(db: &Db) -> StoreResult<Vec<String>> {
     .bind(STATE_RETIRED)
     .bind(now_ms())
     .bind(STATE_PREVIOUS)
-    .fetch_all(&mut *wtx.tx)
+    .fetch_all(wtx.conn())
     .await?;
     wtx.commit().await?;
     Ok(retired)

@@ -44,23 +44,22 @@ pub async fn run(db: &Db) -> anyhow::Result<()> {
     let mut tx = db.begin_write().await?;
     if db.backend() == Backend::Postgres {
         // Held until the transaction ends.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_LOCK_KEY).execute(&mut *tx.tx).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_LOCK_KEY).execute(tx.conn()).await?;
     }
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS sg_schema_migrations (
             version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
-    .execute(&mut *tx.tx)
+    .execute(tx.conn())
     .await?;
-    let applied: Vec<i64> =
-        sqlx::query_scalar("SELECT version FROM sg_schema_migrations").fetch_all(&mut *tx.tx).await?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM sg_schema_migrations").fetch_all(tx.conn()).await?;
     for migration in migrations.iter().filter(|m| !applied.contains(&m.version)) {
-        sqlx::raw_sql(migration.sql).execute(&mut *tx.tx).await?;
+        sqlx::raw_sql(migration.sql).execute(tx.conn()).await?;
         sqlx::query("INSERT INTO sg_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
             .bind(migration.version)
             .bind(migration.name)
             .bind(super::now_ms())
-            .execute(&mut *tx.tx)
+            .execute(tx.conn())
             .await?;
         tracing::info!(version = migration.version, name = migration.name, "applied migration");
     }

@@ -4,10 +4,47 @@
 //! to types both share (TEXT, BIGINT; timestamps as epoch milliseconds) so every row decodes the
 //! same way. Placeholders are `$1`-style, which SQLite accepts too.
 //!
-//! Writes go through [`Db::begin_write`]. On SQLite it takes an in-process lock and opens the
-//! transaction with `BEGIN IMMEDIATE`: SQLite allows one writer at a time, and a deferred
-//! transaction that reads and then writes can fail with `SQLITE_BUSY` instead of waiting. On
-//! PostgreSQL transactions run concurrently and rows are locked where a read decides a write.
+//! Writes go through [`Db::begin_write`], which hands out a [`WriteTx`]. On PostgreSQL that is a
+//! transaction of its own: transactions run concurrently and rows are locked where a read
+//! decides a write.
+//!
+//! # Group commit (SQLite)
+//!
+//! SQLite allows one writer at a time, and with `synchronous = FULL` every COMMIT waits for an
+//! fsync of the WAL. One transaction per write therefore caps writes at one per fsync (a few
+//! hundred per second), however many clients wait. So concurrent writers share a transaction:
+//!
+//! - An in-process FIFO mutex guards the batch: the one open write transaction
+//!   (`BEGIN IMMEDIATE`, so a transaction that reads and then writes waits for another process's
+//!   lock through `busy_timeout` instead of failing with `SQLITE_BUSY`) and the members waiting
+//!   for its COMMIT.
+//! - Each writer (a *member*) takes the mutex, opens the transaction if none is open, and works
+//!   inside `SAVEPOINT w`. [`WriteTx::commit`] does `RELEASE w`, which folds its work into the
+//!   transaction, gives up the mutex and waits; [`WriteTx::rollback`], or dropping the
+//!   [`WriteTx`] on an error path, undoes just its savepoint (`ROLLBACK TO w; RELEASE w`, done
+//!   by whoever takes the mutex next if the member was dropped).
+//! - A flusher task, woken whenever a member ends, queues on the same mutex, COMMITs, answers
+//!   every waiting member with the outcome and returns the connection to the pool (so
+//!   [`Db::close`], which waits for every connection, finishes). The writers that queued on the
+//!   mutex ahead of it, while the previous COMMIT was fsyncing, make up the batch.
+//!
+//! A write is answered only after the COMMIT that contains it succeeded: durability is exactly
+//! that of one transaction per write. Members of one batch see each other's uncommitted work,
+//! which is the same as running them one after the other, because they commit or fail together.
+//! Reads go through other pooled connections and see only committed data, so a client reads its
+//! own writes once answered. A member that ends in an error (409, 404, 422…) is answered without
+//! waiting for the batch, so if that COMMIT later failed (disk full, I/O error) the error may have
+//! been decided on work that was rolled back; a dry run, which answers data, waits.
+//!
+//! The invariant that keeps a failure from committing half a batch: a member issues
+//! `SAVEPOINT w` only right after `BEGIN IMMEDIATE` or after the previous member's savepoint was
+//! released or rolled back successfully in the same transaction. Some SQLite errors (I/O,
+//! `SQLITE_FULL`, interrupts) silently roll back the whole transaction, after which statements
+//! run in autocommit mode and a new `SAVEPOINT` would start a fresh transaction. Each of those
+//! statements fails when the transaction is gone (the savepoint no longer exists), so any
+//! failure of RELEASE, ROLLBACK TO, SAVEPOINT or COMMIT marks the batch broken: `ROLLBACK`, every
+//! waiting member answered with the error (never success), and the connection closed rather
+//! than returned to the pool in an unknown state.
 
 pub mod access;
 pub mod groups;
@@ -20,13 +57,18 @@ pub mod teams;
 pub mod tokens;
 pub mod virtual_accounts;
 
-use std::{str::FromStr, sync::Arc, time::Duration};
+use std::{
+    str::FromStr,
+    sync::{Arc, Weak},
+    time::Duration,
+};
 
 use sqlx::{
-    Any, AnyPool, Transaction,
+    Any, AnyConnection, AnyPool, Transaction,
     any::{AnyConnectOptions, AnyPoolOptions},
+    pool::PoolConnection,
 };
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, Notify, OwnedMappedMutexGuard, OwnedMutexGuard, oneshot};
 
 use self::sqlite_read::SqliteReaders;
 
@@ -49,6 +91,10 @@ pub enum StoreError {
     /// From the synchronous SQLite readers (`sqlite_read.rs`).
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The SQLite transaction this write shared with others failed to commit (or was given up
+    /// after a failure): none of its work was kept.
+    #[error("group commit failed: {0}")]
+    Batch(Arc<sqlx::Error>),
     #[error("corrupt row: {0}")]
     Corrupt(String),
     /// A sealed value or wrapped key that does not open: tampered with, moved, or under a
@@ -81,23 +127,252 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite only: serialises this process's writers (see the module docs).
-    write_lock: Option<Arc<Mutex<()>>>,
+    /// SQLite only: the shared write transaction (see the module docs).
+    writer: Option<Arc<GroupCommit>>,
     /// SQLite on a file only: connections for point reads on the calling thread.
     readers: Option<Arc<SqliteReaders>>,
 }
 
-/// A write transaction; on SQLite it also holds the writer lock until it ends.
+/// SQLite's group commit: the batch behind its FIFO mutex, and the flusher's wake-up.
+struct GroupCommit {
+    batch: Arc<Mutex<Batch>>,
+    flush: Arc<Notify>,
+}
+
+impl Drop for GroupCommit {
+    /// The last `Db` handle is gone: wakes the flusher so it sees that and ends.
+    fn drop(&mut self) {
+        self.flush.notify_one();
+    }
+}
+
+/// The open write transaction, if any. Only the holder of the mutex touches it.
+#[derive(Default)]
+struct Batch {
+    open: Option<OpenBatch>,
+}
+
+/// What a member waiting for its batch's COMMIT is told: `Ok` once the COMMIT succeeded.
+type Waiter = oneshot::Sender<Result<(), Arc<sqlx::Error>>>;
+type Committed = oneshot::Receiver<Result<(), Arc<sqlx::Error>>>;
+
+struct OpenBatch {
+    /// Holds the transaction begun with `BEGIN IMMEDIATE`.
+    conn: PoolConnection<Any>,
+    /// Members whose work is released into the transaction, waiting for its COMMIT.
+    pending: Vec<Waiter>,
+    state: TxState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TxState {
+    /// No savepoint open: the next member may begin one.
+    Clean,
+    /// A member's savepoint is open: the member is working, or was dropped without ending it.
+    Member,
+    /// A statement that ends a savepoint or the transaction failed: rolled back, its members
+    /// told, and the connection must not be used again.
+    Broken,
+}
+
+impl OpenBatch {
+    async fn exec(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        sqlx::query(sql).execute(&mut *self.conn).await?;
+        Ok(())
+    }
+
+    /// Gives the transaction up after `err`: every pending member is answered with it first
+    /// (before any await, so a cancelled caller cannot leave one waiting), then `ROLLBACK`,
+    /// which fails harmlessly if SQLite already rolled back.
+    async fn fail(&mut self, err: sqlx::Error) -> Arc<sqlx::Error> {
+        tracing::error!(error = %err, members = self.pending.len(), "SQLite group commit failed; batch rolled back");
+        let err = Arc::new(err);
+        self.state = TxState::Broken;
+        for waiter in self.pending.drain(..) {
+            let _ = waiter.send(Err(err.clone()));
+        }
+        let _ = self.exec("ROLLBACK").await;
+        err
+    }
+
+    /// Undoes the open member's savepoint, keeping the work of the members before it.
+    async fn undo_member(&mut self) -> Result<(), Arc<sqlx::Error>> {
+        let undone = match self.exec("ROLLBACK TO w").await {
+            Ok(()) => self.exec("RELEASE w").await,
+            Err(e) => Err(e),
+        };
+        match undone {
+            Ok(()) => {
+                self.state = TxState::Clean;
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e).await),
+        }
+    }
+}
+
+/// Ends the open transaction, if any: a dropped member's savepoint undone, COMMIT (the fsync),
+/// every pending member answered, and the connection returned to the pool, or closed if the
+/// transaction broke.
+async fn flush(batch: &mut Batch) {
+    let Some(mut open) = batch.open.take() else { return };
+    if open.state == TxState::Member {
+        let _ = open.undo_member().await;
+    }
+    if open.state == TxState::Clean {
+        match open.exec("COMMIT").await {
+            Ok(()) => {
+                tracing::debug!(writes = open.pending.len(), "group commit");
+                for waiter in open.pending.drain(..) {
+                    let _ = waiter.send(Ok(()));
+                }
+                return;
+            }
+            Err(e) => {
+                open.fail(e).await;
+            }
+        }
+    }
+    let _ = open.conn.close().await;
+}
+
+/// Commits whatever the members left, each time one of them ends. Holds the batch only weakly,
+/// so it ends once every `Db` handle is gone; a runtime shutting down simply drops it.
+async fn run_flusher(batch: Weak<Mutex<Batch>>, wake: Arc<Notify>) {
+    loop {
+        wake.notified().await;
+        let Some(batch) = batch.upgrade() else { return };
+        flush(&mut *batch.lock().await).await;
+    }
+}
+
+/// Makes the holder of `batch` a member: a savepoint in the open transaction, which it first
+/// brings to where a member may begin (the savepoint of a member dropped without commit or
+/// rollback undone, a broken transaction's connection closed, a transaction open).
+async fn join_batch(pool: AnyPool, mut batch: OwnedMutexGuard<Batch>, wake: Wake) -> StoreResult<WriteTx> {
+    if let Some(open) = batch.open.as_mut()
+        && open.state == TxState::Member
+    {
+        let _ = open.undo_member().await;
+    }
+    if let Some(open) = batch.open.take_if(|open| open.state == TxState::Broken) {
+        let _ = open.conn.close().await;
+    }
+    if batch.open.is_none() {
+        let mut conn = pool.acquire().await?;
+        // Fails without beginning (e.g. another process kept the lock past busy_timeout), so the
+        // connection goes back to the pool as it was.
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        batch.open = Some(OpenBatch { conn, pending: Vec::new(), state: TxState::Clean });
+    }
+    let Ok(mut member) = OwnedMutexGuard::try_map(batch, |batch| batch.open.as_mut()) else {
+        return Err(StoreError::Database(sqlx::Error::Protocol("no open write transaction".to_owned())));
+    };
+    if let Err(e) = member.exec("SAVEPOINT w").await {
+        return Err(StoreError::Batch(member.fail(e).await));
+    }
+    member.state = TxState::Member;
+    Ok(WriteTx { inner: Inner::Sqlite { member, wake } })
+}
+
+/// Runs `work` in a task of its own and waits for it. Used for the statements that move the
+/// batch from one state to the next (BEGIN, SAVEPOINT, RELEASE, ROLLBACK TO): a caller dropped
+/// half-way (a client that went away) would otherwise leave a transaction begun on a pooled
+/// connection, or a savepoint whose fate nobody knows; the task finishes them, and a member
+/// nobody takes is dropped and undone like any other.
+async fn uncancelled<T: Send + 'static>(work: impl Future<Output = StoreResult<T>> + Send + 'static) -> StoreResult<T> {
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(e) => Err(StoreError::Database(sqlx::Error::Protocol(format!("write task failed: {e}")))),
+    }
+}
+
+/// Wakes the flusher when dropped, so however a member ends (commit, rollback, or dropped on an
+/// error path) the transaction it leaves open is closed promptly, not held until the next write.
+struct Wake(Arc<Notify>);
+
+impl Drop for Wake {
+    fn drop(&mut self) {
+        self.0.notify_one();
+    }
+}
+
+/// A write transaction. On SQLite a member of the shared transaction: it holds the batch's
+/// mutex until it commits or rolls back (see the module docs).
 pub struct WriteTx {
-    pub tx: Transaction<'static, Any>,
-    _guard: Option<OwnedMutexGuard<()>>,
+    inner: Inner,
+}
+
+enum Inner {
+    Postgres(Transaction<'static, Any>),
+    // In this order, so a dropped member releases the mutex before it wakes the flusher.
+    Sqlite { member: OwnedMappedMutexGuard<Batch, OpenBatch>, wake: Wake },
 }
 
 impl WriteTx {
-    /// Commits; the SQLite writer lock is released only after the commit is durable.
+    /// The connection to run this transaction's statements on.
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        match &mut self.inner {
+            Inner::Postgres(tx) => tx,
+            Inner::Sqlite { member, .. } => &mut member.conn,
+        }
+    }
+
+    /// Commits. On SQLite it returns only once the batch holding this work is committed, so
+    /// an `Ok` is durable.
     pub async fn commit(self) -> StoreResult<()> {
-        self.tx.commit().await?;
-        Ok(())
+        match self.inner {
+            Inner::Postgres(tx) => Ok(tx.commit().await?),
+            Inner::Sqlite { mut member, wake } => {
+                let committed = uncancelled(async move {
+                    if let Err(e) = member.exec("RELEASE w").await {
+                        return Err(StoreError::Batch(member.fail(e).await));
+                    }
+                    member.state = TxState::Clean;
+                    Ok(wait_for_commit(member, wake))
+                })
+                .await?;
+                outcome(committed).await
+            }
+        }
+    }
+
+    /// Rolls back, keeping nothing of this transaction's work.
+    pub async fn rollback(self) -> StoreResult<()> {
+        match self.inner {
+            Inner::Postgres(tx) => Ok(tx.rollback().await?),
+            Inner::Sqlite { mut member, wake } => {
+                let committed = uncancelled(async move {
+                    member.undo_member().await.map_err(StoreError::Batch)?;
+                    // What it read may include uncommitted work of earlier members (a dry run
+                    // answers it), so it holds only if that work commits.
+                    Ok((!member.pending.is_empty()).then(|| wait_for_commit(member, wake)))
+                })
+                .await?;
+                match committed {
+                    Some(committed) => outcome(committed).await,
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// Joins the batch's waiting members and lets the next writer in; the answer comes after the
+/// COMMIT.
+fn wait_for_commit(mut member: OwnedMappedMutexGuard<Batch, OpenBatch>, wake: Wake) -> Committed {
+    let (waiter, committed) = oneshot::channel();
+    member.pending.push(waiter);
+    drop(member);
+    drop(wake);
+    committed
+}
+
+async fn outcome(committed: Committed) -> StoreResult<()> {
+    match committed.await {
+        Ok(result) => result.map_err(StoreError::Batch),
+        // Only when the runtime is shutting down: nothing says the batch committed.
+        Err(_) => Err(StoreError::Batch(Arc::new(sqlx::Error::WorkerCrashed))),
     }
 }
 
@@ -151,8 +426,13 @@ impl Db {
             }
             Backend::Postgres => pool_options.max_connections(pool_size.unwrap_or(16)).connect_with(options).await?,
         };
-        let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        let mut db = Self { pool, backend, write_lock, readers: None };
+        let writer = (backend == Backend::Sqlite).then(|| {
+            let batch = Arc::new(Mutex::new(Batch::default()));
+            let flush = Arc::new(Notify::new());
+            tokio::spawn(run_flusher(Arc::downgrade(&batch), flush.clone()));
+            Arc::new(GroupCommit { batch, flush })
+        });
+        let mut db = Self { pool, backend, writer, readers: None };
         migrate::run(&db).await?;
         if backend == Backend::Sqlite
             && let Some(file) = sqlite_read::database_file(&url)?
@@ -177,17 +457,17 @@ impl Db {
         self.readers.as_deref()
     }
 
-    /// Starts a transaction that may write.
+    /// Starts a transaction that may write: on SQLite, joins the shared one (see the module
+    /// docs).
     pub async fn begin_write(&self) -> StoreResult<WriteTx> {
-        let guard = match &self.write_lock {
-            Some(lock) => Some(lock.clone().lock_owned().await),
-            None => None,
+        let Some(writer) = &self.writer else {
+            return Ok(WriteTx { inner: Inner::Postgres(self.pool.begin().await?) });
         };
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        Ok(WriteTx { tx, _guard: guard })
+        // Queues on the mutex here (a caller that gives up while queued leaves no trace), then
+        // begins in a task of its own.
+        let batch = writer.batch.clone().lock_owned().await;
+        let wake = Wake(writer.flush.clone());
+        uncancelled(join_batch(self.pool.clone(), batch, wake)).await
     }
 
     /// True when the database answers a trivial query.
@@ -195,7 +475,12 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
+    /// Commits what the SQLite batch holds, then closes the pool (which waits for every
+    /// connection to come back).
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            flush(&mut *writer.batch.lock().await).await;
+        }
         self.pool.close().await;
     }
 }

@@ -309,13 +309,13 @@ pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
         sqlx::query_scalar("DELETE FROM secrets WHERE id = $1 AND tenant_id = $2 RETURNING group_id")
             .bind(id)
             .bind(tenant_id)
-            .fetch_optional(&mut *wtx.tx)
+            .fetch_optional(wtx.conn())
             .await?;
     let group_id = group_id.ok_or(StoreError::NotFound("secret"))?;
     sqlx::query("UPDATE secret_groups SET updated_at = $1 WHERE id = $2")
         .bind(now_ms())
         .bind(&group_id)
-        .execute(&mut *wtx.tx)
+        .execute(wtx.conn())
         .await?;
     wtx.commit().await?;
     Ok(())

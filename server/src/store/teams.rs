@@ -61,7 +61,7 @@ pub async fn upsert(
 ) -> StoreResult<TeamWithMembers> {
     let now = now_ms();
     let mut wtx = db.begin_write().await?;
-    let conn: &mut AnyConnection = &mut wtx.tx;
+    let conn = wtx.conn();
     let existing: Option<String> =
         sqlx::query_scalar("UPDATE teams SET updated_at = updated_at WHERE tenant_id = $1 AND name = $2 RETURNING id")
             .bind(&actor.tenant_id)
@@ -141,7 +141,7 @@ pub async fn upsert(
     }
     let team = load(conn, &actor.tenant_id, &id).await?;
     if dry_run {
-        wtx.tx.rollback().await?;
+        wtx.rollback().await?;
     } else {
         wtx.commit().await?;
     }
@@ -209,7 +209,7 @@ pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
     let deleted = sqlx::query("DELETE FROM teams WHERE id = $1 AND tenant_id = $2")
         .bind(id)
         .bind(tenant_id)
-        .execute(&mut *wtx.tx)
+        .execute(wtx.conn())
         .await?;
     if deleted.rows_affected() == 0 {
         return Err(StoreError::NotFound("team"));

@@ -112,7 +112,7 @@ pub async fn create_pat(
     expires_at: Option<i64>,
 ) -> StoreResult<()> {
     let mut wtx = db.begin_write().await?;
-    let conn: &mut AnyConnection = &mut wtx.tx;
+    let conn = wtx.conn();
     let user = identity::user_by_email(conn, tenant_id, email).await?;
     let taken: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM access_tokens WHERE user_id = $1 AND name = $2 AND revoked_at IS NULL",
@@ -175,7 +175,7 @@ pub async fn delete_pat(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
     let deleted = sqlx::query("DELETE FROM access_tokens WHERE id = $1 AND tenant_id = $2 AND user_id IS NOT NULL")
         .bind(id)
         .bind(tenant_id)
-        .execute(&mut *wtx.tx)
+        .execute(wtx.conn())
         .await?;
     if deleted.rows_affected() == 0 {
         return Err(StoreError::NotFound("personal access token"));
@@ -187,7 +187,7 @@ pub async fn delete_pat(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
 /// Revokes every live token of the user `email`.
 pub async fn revoke_all(db: &Db, tenant_id: &str, email: &str) -> StoreResult<u64> {
     let mut wtx = db.begin_write().await?;
-    let conn: &mut AnyConnection = &mut wtx.tx;
+    let conn = wtx.conn();
     let user = identity::user_by_email(conn, tenant_id, email).await?;
     let revoked = sqlx::query("UPDATE access_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
         .bind(now_ms())

@@ -55,7 +55,7 @@ pub async fn upsert(
 ) -> StoreResult<(Account, bool)> {
     let now = now_ms();
     let mut wtx = db.begin_write().await?;
-    let conn: &mut AnyConnection = &mut wtx.tx;
+    let conn = wtx.conn();
     // Permissions are bound to the groups' ids: they end with the group, and a later group of
     // the same name does not inherit them.
     let mut resolved = Vec::new();
@@ -136,7 +136,7 @@ pub async fn upsert(
     }
     let account = load(conn, &actor.tenant_id, &id).await?;
     if dry_run {
-        wtx.tx.rollback().await?;
+        wtx.rollback().await?;
     } else {
         wtx.commit().await?;
     }
@@ -226,7 +226,7 @@ pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
     let deleted = sqlx::query("DELETE FROM virtual_accounts WHERE id = $1 AND tenant_id = $2")
         .bind(id)
         .bind(tenant_id)
-        .execute(&mut *wtx.tx)
+        .execute(wtx.conn())
         .await?;
     if deleted.rows_affected() == 0 {
         return Err(StoreError::NotFound("virtual account"));
@@ -245,7 +245,7 @@ pub async fn regenerate_token(
 ) -> StoreResult<()> {
     let now = now_ms();
     let mut wtx = db.begin_write().await?;
-    let conn: &mut AnyConnection = &mut wtx.tx;
+    let conn = wtx.conn();
     load(conn, tenant_id, id).await?;
     let end = now.saturating_add(grace_ms);
     sqlx::query(

@@ -159,7 +159,9 @@ impl TestServer {
         self.serve().await;
     }
 
-    async fn halt(&mut self) {
+    /// Stops serving and closes the database, keeping it and the keys: for a server process
+    /// started on `self.args` (e.g. one to be killed), after which `restart()` serves it here.
+    pub async fn halt(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }

@@ -8,6 +8,7 @@ mod normalize;
 
 mod authz_matrix;
 mod cli;
+mod concurrent_writes;
 mod contract;
 mod encryption;
 mod errors;
