@@ -196,9 +196,8 @@ pub async fn create(db: &Db, cipher: &dyn ValueCipher, actor: &Actor, new: NewGr
             .await?;
     access::set_collaborators(wtx.conn(), &actor.tenant_id, &id, &new.collaborators).await?;
     let sealer = Sealer { cipher, key: &key, tenant_id: &actor.tenant_id, group_id: &id };
-    for (name, value) in &new.secrets {
-        insert_secret(wtx.conn(), &sealer, actor, name, value.expose(), now).await?;
-    }
+    let secrets: Vec<(&str, &str)> = new.secrets.iter().map(|(name, value)| (name.as_str(), value.expose())).collect();
+    insert_secrets(wtx.conn(), &sealer, actor, &secrets, now).await?;
     let group = load(wtx.conn(), &actor.tenant_id, &id).await?;
     wtx.commit().await?;
     Ok(group)
@@ -539,23 +538,62 @@ async fn insert_secret(
     value: &str,
     now: i64,
 ) -> StoreResult<()> {
-    let secret_id = new_id();
-    sqlx::query(
-        "INSERT INTO secrets (id, tenant_id, group_id, name, current_version, created_by_user_id,
-                              created_by_email, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $7)",
-    )
-    .bind(&secret_id)
-    .bind(&actor.tenant_id)
-    .bind(sealer.group_id)
-    .bind(name)
-    .bind(&actor.user_id)
-    .bind(&actor.email)
-    .bind(now)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| on_unique(e, || format!("secret {name} already exists in the group")))?;
-    insert_version(conn, sealer, &secret_id, 1, value, now).await
+    insert_secrets(conn, sealer, actor, &[(name, value)], now).await
+}
+
+/// Rows per multi-row INSERT: 7 binds each, far below SQLite's 32,766 and PostgreSQL's 65,535.
+const INSERT_CHUNK: usize = 500;
+
+/// Inserts `secrets` (name, value), each at version 1, with two statements per
+/// [`INSERT_CHUNK`] secrets: a statement costs far more than a row (on SQLite each one is handed
+/// to the connection's thread while the shared write transaction waits), and creates carry many.
+async fn insert_secrets(
+    conn: &mut AnyConnection,
+    sealer: &Sealer<'_>,
+    actor: &Actor,
+    secrets: &[(&str, &str)],
+    now: i64,
+) -> StoreResult<()> {
+    for chunk in secrets.chunks(INSERT_CHUNK) {
+        let ids: Vec<String> = chunk.iter().map(|_| new_id()).collect();
+        let rows = (0..chunk.len())
+            .map(|i| format!("(${}, $1, $2, ${}, 1, $3, $4, $5, $5)", 6 + 2 * i, 7 + 2 * i))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO secrets (id, tenant_id, group_id, name, current_version, created_by_user_id,
+                                  created_by_email, created_at, updated_at) VALUES {rows}"
+        );
+        let mut insert = sqlx::query(AssertSqlSafe(sql))
+            .bind(&actor.tenant_id)
+            .bind(sealer.group_id)
+            .bind(&actor.user_id)
+            .bind(&actor.email)
+            .bind(now);
+        for (id, (name, _)) in ids.iter().zip(chunk) {
+            insert = insert.bind(id).bind(*name);
+        }
+        insert.execute(&mut *conn).await.map_err(|e| {
+            on_unique(e, || match chunk {
+                [(name, _)] => format!("secret {name} already exists in the group"),
+                _ => "a secret of one of these names already exists in the group".to_owned(),
+            })
+        })?;
+
+        let rows = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, 1, ${}, $1)", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i))
+            .collect::<Vec<_>>();
+        let sql = format!(
+            "INSERT INTO secret_versions (id, secret_id, version, ciphertext, created_at) VALUES {}",
+            rows.join(", ")
+        );
+        let mut insert = sqlx::query(AssertSqlSafe(sql)).bind(now);
+        for (secret_id, (_, value)) in ids.iter().zip(chunk) {
+            insert = insert.bind(new_id()).bind(secret_id).bind(sealer.seal(secret_id, 1, value)?);
+        }
+        insert.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 async fn insert_version(
