@@ -114,7 +114,7 @@ pub struct DatabaseArgs {
     /// they never show in `ps`; takes precedence over the key file.
     #[arg(skip = std::env::var("SG_MASTER_KEY").ok().map(SecretString::new))]
     pub master_key: Option<SecretString>,
-    /// Database connections kept open (default: 8 for SQLite, 16 for PostgreSQL).
+    /// Database connections kept open (default: 4 for SQLite, 16 for PostgreSQL).
     #[arg(long, env = "SG_DB_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_pool_size: Option<u32>,
 }

@@ -400,11 +400,12 @@ impl Db {
         let pool_options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         let pool = match backend {
             Backend::Sqlite => {
-                // Each SQLite connection is a thread that queries are handed to. Measured with
-                // scripts/bench.sh (get-secret, 2 cores): 2 → 5.1k req/s, 4 → 5.9k, 8 → 7.4k,
-                // 16 → 6.1k (and more memory: a page cache per connection).
+                // Each SQLite connection is a thread that queries are handed to, with a page
+                // cache of its own. Secret reads and lists go through the synchronous readers
+                // and writes share one connection (group commit), so the pool serves the rest:
+                // token checks on a cache miss, single groups, identity routes.
                 pool_options
-                    .max_connections(pool_size.unwrap_or(8))
+                    .max_connections(pool_size.unwrap_or(4))
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
                             // WAL lets readers run beside the one writer; synchronous=FULL makes
