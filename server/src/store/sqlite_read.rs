@@ -31,34 +31,50 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::StoreResult;
 
-/// A fixed set of connections, each behind its own lock.
+/// Two fixed sets of connections: one for point reads, one for list pages. A point read then
+/// never waits behind pages, which on a large database take seconds (1M secrets: a page is
+/// mostly the count of the tenant's secrets) while it holds its worker thread.
 pub struct SqliteReaders {
+    points: Connections,
+    pages: Connections,
+}
+
+impl SqliteReaders {
+    /// Opens `count` connections of each kind to the database file at `path`, which must exist
+    /// (the pool created it and set WAL mode, which is a property of the file).
+    pub fn open(path: &Path, count: usize) -> anyhow::Result<Self> {
+        Ok(Self { points: Connections::open(path, count)?, pages: Connections::open(path, count)? })
+    }
+
+    /// Runs `read` inline on a free point-read connection, blocking the calling thread until
+    /// one is free.
+    pub fn read<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        read(&self.points.acquire())
+    }
+
+    /// For a read that may take milliseconds (a page of a list), on the page connections: on a
+    /// multi-threaded runtime the worker's other tasks move to another thread meanwhile.
+    pub fn read_long<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let run = || read(&self.pages.acquire());
+        match Handle::try_current().map(|handle| handle.runtime_flavor()) {
+            Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
+            _ => run(),
+        }
+    }
+}
+
+/// A fixed set of connections, each behind its own lock.
+struct Connections {
     conns: Box<[Mutex<Connection>]>,
     /// Where the next search for a free connection starts, so the callers spread out.
     next: AtomicUsize,
 }
 
-impl SqliteReaders {
-    /// Opens `count` connections to the database file at `path`, which must exist (the pool
-    /// created it and set WAL mode, which is a property of the file).
-    pub fn open(path: &Path, count: usize) -> anyhow::Result<Self> {
+impl Connections {
+    fn open(path: &Path, count: usize) -> anyhow::Result<Self> {
         let conns = (0..count.max(1)).map(|_| connect(path).map(Mutex::new)).collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self { conns: conns.into_boxed_slice(), next: AtomicUsize::new(0) })
-    }
-
-    /// Runs `read` on a free connection, blocking the calling thread until one is free.
-    pub fn read<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        read(&self.acquire())
-    }
-
-    /// [`Self::read`] for a read that may take milliseconds (a page of a list): on a
-    /// multi-threaded runtime the worker's other tasks move to another thread meanwhile.
-    pub fn read_long<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        use tokio::runtime::{Handle, RuntimeFlavor};
-        match Handle::try_current().map(|handle| handle.runtime_flavor()) {
-            Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| self.read(read)),
-            _ => self.read(read),
-        }
     }
 
     fn acquire(&self) -> MutexGuard<'_, Connection> {
@@ -151,6 +167,19 @@ mod tests {
         assert_eq!(rows, [("two-one-two".to_owned(),)]);
         // A placeholder without a bind is an error, not a NULL.
         assert!(crate::store::fetch_sqlite::<(String,)>(&conn, "SELECT $3", &[&"one"]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn a_point_read_never_waits_behind_a_page() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("p.db");
+        Connection::open(&path)?.execute("CREATE TABLE t (v INTEGER)", ())?;
+        let readers = SqliteReaders::open(&path, 1)?;
+        // The only page connection is held; with one shared set this would wait forever.
+        let inner =
+            readers.read_long(|_page| readers.read(|c| Ok(c.query_row("SELECT 7", (), |r| r.get::<_, i64>(0))?)))?;
+        assert_eq!(inner, 7);
         Ok(())
     }
 }
