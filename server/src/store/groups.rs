@@ -311,6 +311,7 @@ pub async fn update(
     }
 
     let mut changed = false;
+    let mut added: Vec<(&str, &str)> = Vec::new();
     for (index, (name, value)) in entries.iter().enumerate() {
         match (current.get(name.as_str()), value) {
             (Some((secret_id, version, old)), Some(new)) if new != old => {
@@ -324,10 +325,7 @@ pub async fn update(
                 changed = true;
             }
             (Some(_), _) => {}
-            (None, Some(new)) => {
-                insert_secret(&mut *conn, &sealer, actor, name, new.expose(), now).await?;
-                changed = true;
-            }
+            (None, Some(new)) => added.push((name.as_str(), new.expose())),
             (None, None) => {
                 return Err(StoreError::Invalid {
                     field: format!("secrets[{index}].value"),
@@ -335,6 +333,10 @@ pub async fn update(
                 });
             }
         }
+    }
+    if !added.is_empty() {
+        insert_secrets(&mut *conn, &sealer, actor, &added, now).await?;
+        changed = true;
     }
     let wanted: HashSet<&str> = entries.iter().map(|(name, _)| name.as_str()).collect();
     for (name, (secret_id, _, _)) in &current {
@@ -530,23 +532,13 @@ impl Sealer<'_> {
     }
 }
 
-async fn insert_secret(
-    conn: &mut AnyConnection,
-    sealer: &Sealer<'_>,
-    actor: &Actor,
-    name: &str,
-    value: &str,
-    now: i64,
-) -> StoreResult<()> {
-    insert_secrets(conn, sealer, actor, &[(name, value)], now).await
-}
-
 /// Rows per multi-row INSERT: 7 binds each, far below SQLite's 32,766 and PostgreSQL's 65,535.
 const INSERT_CHUNK: usize = 500;
 
 /// Inserts `secrets` (name, value), each at version 1, with two statements per
 /// [`INSERT_CHUNK`] secrets: a statement costs far more than a row (on SQLite each one is handed
-/// to the connection's thread while the shared write transaction waits), and creates carry many.
+/// to the connection's thread while the shared write transaction waits), and creates and
+/// updates may carry many.
 async fn insert_secrets(
     conn: &mut AnyConnection,
     sealer: &Sealer<'_>,
