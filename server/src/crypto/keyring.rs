@@ -151,6 +151,28 @@ pub fn append_key_file(path: &Path, key: &[u8; KEY_LEN]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The root of the git working tree that holds `path` (a directory with a `.git` entry above
+/// it), if any. `.git` may be a directory or, in a worktree or submodule, a file.
+pub fn git_work_tree_of(path: &Path) -> Option<PathBuf> {
+    let absolute = if path.is_absolute() { path.to_owned() } else { std::env::current_dir().ok()?.join(path) };
+    absolute.ancestors().skip(1).find(|dir| dir.join(".git").exists()).map(Path::to_path_buf)
+}
+
+/// A key file inside a repository is one `git add -A` away from being committed beside the code
+/// (the repository's own `.gitignore` covers `*.master-key`, another repository's may not), and
+/// with it every secret the database holds. Said once, at the start that creates the file.
+fn warn_if_in_git_work_tree(path: &Path) {
+    if let Some(repository) = git_work_tree_of(path) {
+        tracing::warn!(
+            path = %path.display(),
+            repository = %repository.display(),
+            "the new master key file is inside a git working tree: make sure it is never committed, and keep \
+             it outside any repository instead (e.g. --master-key-file /etc/secret-groups/master-key or \
+             ~/.config/secret-groups/master-key; SG_MASTER_KEY_FILE), backed up apart from the database"
+        );
+    }
+}
+
 /// Rewrites the key file with only `keep`, atomically (a temporary file renamed over it).
 pub fn rewrite_key_file(path: &Path, keep: &[KeyBytes]) -> anyhow::Result<()> {
     let tmp = path.with_extension("master-key.tmp");
@@ -316,6 +338,7 @@ impl Keyring {
                 "created a new master key file; back it up separately from the database: without it the \
                  secrets cannot be read"
             );
+            warn_if_in_git_work_tree(path);
         }
         let loaded = masters.ids();
         let Some(first) = loaded.first() else {
@@ -415,6 +438,22 @@ mod tests {
         assert!(
             matches!(KeySource::resolve("postgres://h/db", None, Some(&inline)).unwrap(), KeySource::Inline(k) if k.len() == 2)
         );
+    }
+
+    #[test]
+    fn key_files_inside_a_git_work_tree_are_recognised() {
+        let dir = tempfile::tempdir().expect("dir");
+        let repository = dir.path().join("repo");
+        fs::create_dir_all(repository.join(".git")).expect("repo");
+        fs::create_dir_all(repository.join("data")).expect("data");
+        let inside = repository.join("data/secret-groups.master-key");
+        assert_eq!(git_work_tree_of(&inside).as_deref(), Some(repository.as_path()));
+        // A worktree's `.git` is a file.
+        let worktree = dir.path().join("worktree");
+        fs::create_dir_all(&worktree).expect("worktree");
+        fs::write(worktree.join(".git"), "gitdir: ../repo/.git/worktrees/w\n").expect(".git file");
+        assert_eq!(git_work_tree_of(&worktree.join("k.master-key")).as_deref(), Some(worktree.as_path()));
+        assert_eq!(git_work_tree_of(&dir.path().join("outside/k.master-key")), None);
     }
 
     #[test]

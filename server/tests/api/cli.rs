@@ -229,3 +229,27 @@ async fn tenants_and_users_are_created_from_the_command_line() {
     let (status, _) = stop(running).await;
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn a_key_file_created_inside_a_git_work_tree_is_warned_about() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::create_dir(dir.path().join(".git")).expect("a repository");
+    let database_url = format!("sqlite://{}", dir.path().join("in-repo.db").display());
+    let token = secret_groups_server::auth::generate_token();
+    let running = start(&database_url, Some(&token)).await;
+    let (status, log) = stop(running).await;
+    assert!(status.success());
+    let warning = log.iter().find(|l| l.contains("inside a git working tree")).expect("a warning in the log");
+    assert!(warning.contains("WARN") && warning.contains("--master-key-file"), "{warning}");
+
+    // Outside a repository, and at a later start inside one, nothing is said.
+    let again = start(&database_url, Some(&token)).await;
+    let (_, log) = stop(again).await;
+    assert!(log.iter().all(|l| !l.contains("git working tree")), "{log:?}");
+    let elsewhere = tempfile::tempdir().expect("dir");
+    let database_url = format!("sqlite://{}", elsewhere.path().join("plain.db").display());
+    let running = start(&database_url, Some(&token)).await;
+    let (_, log) = stop(running).await;
+    assert!(log.iter().any(|l| l.contains("created a new master key file")), "{log:?}");
+    assert!(log.iter().all(|l| !l.contains("git working tree")), "{log:?}");
+}
