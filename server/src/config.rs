@@ -158,6 +158,11 @@ pub struct ServeArgs {
     /// through this server, at once.
     #[arg(long, env = "SG_TOKEN_CACHE_TTL_MS", default_value_t = 1000)]
     pub token_cache_ttl_ms: u64,
+    /// How long, in milliseconds, a list that scans (search, tenant-wide, with values) may wait
+    /// for its turn, and then how long its reads may run; past either it is answered 503.
+    #[arg(long, env = "SG_LIST_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub list_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]

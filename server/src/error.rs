@@ -91,6 +91,30 @@ impl ApiError {
         err
     }
 
+    /// A list that scans waited too long for its turn: others' lists are using every slot.
+    pub fn busy(waited: std::time::Duration) -> Self {
+        let mut err = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            format!("too many lists are running; this one waited {} ms for its turn, retry later", waited.as_millis()),
+        );
+        err.retry_after = Some(1);
+        err
+    }
+
+    /// A list that scans ran past its time limit and was stopped.
+    pub fn list_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "the list took longer than {} ms and was stopped; narrow it (fqn, secretGroupId, secretFqns, a \
+                 longer search) or ask for a smaller page",
+                limit.as_millis()
+            ),
+        )
+    }
+
     pub fn not_ready() -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "database is not reachable")
     }
@@ -129,6 +153,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::list_gate::QueueTimeout> for ApiError {
+    fn from(timeout: crate::list_gate::QueueTimeout) -> Self {
+        ApiError::busy(timeout.0)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
@@ -141,6 +171,7 @@ impl From<StoreError> for ApiError {
             StoreError::Sqlite(e) => ApiError::internal(format!("database: {e}")),
             StoreError::Batch(e) => ApiError::internal(format!("group commit: {e}")),
             StoreError::Corrupt(detail) => ApiError::internal(format!("corrupt row: {detail}")),
+            StoreError::TimedOut(limit) => ApiError::list_timeout(limit),
             // Fails closed: the answer says nothing about the data; the log names the row.
             err @ StoreError::Crypto { .. } => ApiError::internal(format!("cannot open sealed data: {err}")),
         }

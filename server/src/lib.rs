@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod key_admin;
+pub mod list_gate;
 pub mod model;
 pub mod ratelimit;
 pub mod sensitive;

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::{crypto::Keyring, ratelimit::AuthLimiter, store::Db, token_cache::TokenCache};
+use crate::{
+    crypto::Keyring, list_gate::ListGate, ratelimit::AuthLimiter, store::Db, store::page::ReadBounds,
+    token_cache::TokenCache,
+};
 
 /// The secret-store integration this server is (10b): its own encrypted store.
 #[derive(Debug, Clone)]
@@ -27,4 +30,8 @@ pub struct AppState {
     pub integration: Arc<Integration>,
     pub auth_limiter: Arc<AuthLimiter>,
     pub token_cache: Arc<TokenCache>,
+    /// Admission of the lists that scan, per caller and in all (`list_gate.rs`).
+    pub lists: Arc<ListGate>,
+    /// How long such a list may run.
+    pub list_bounds: ReadBounds,
 }

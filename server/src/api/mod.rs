@@ -48,7 +48,7 @@ use crate::{error::ApiError, state::AppState};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "secret-groups", version = "1.1.0", license(name = "Apache-2.0")),
+    info(title = "secret-groups", version = "1.2.0", license(name = "Apache-2.0")),
     security(("bearerAuth" = [])),
     modifiers(&BearerAuth),
     components(responses(
@@ -60,6 +60,7 @@ use crate::{error::ApiError, state::AppState};
         responses::PayloadTooLarge,
         responses::UnprocessableEntity,
         responses::TooManyRequests,
+        responses::ServiceUnavailable,
     )),
     tags(
         (name = "Secret Groups", description = "Named sets of secrets."),

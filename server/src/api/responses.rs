@@ -69,3 +69,19 @@ impl<'r> ToResponse<'r> for TooManyRequests {
         ("TooManyRequests", response.into())
     }
 }
+
+/// 503 from the list operations names its `Retry-After` header (sent with `busy`).
+pub struct ServiceUnavailable;
+
+impl<'r> ToResponse<'r> for ServiceUnavailable {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let response = error_response(
+            "The list could not be answered now: other callers' lists that scan were using every slot for longer \
+             than the server's time limit (`busy`, with `Retry-After`), or this list ran past the time limit and was \
+             stopped (`timeout`; narrow it or ask for a smaller page).\n",
+        )
+        .header("Retry-After", header(Type::Integer, "Seconds to wait (with `busy`)."))
+        .build();
+        ("ServiceUnavailable", response.into())
+    }
+}

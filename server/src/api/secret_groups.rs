@@ -6,7 +6,8 @@ use super::{
     extract::{JsonBody, PathId, QueryPairs},
     params::{ForceDeleteParams, GroupFilterParams, PageParams},
     responses::{
-        BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
+        BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, TooManyRequests, Unauthorized,
+        UnprocessableEntity,
     },
     validate, view,
 };
@@ -21,7 +22,10 @@ use crate::{
     },
     sensitive::SecretString,
     state::AppState,
-    store::groups::{self, GroupFilter, NewGroup},
+    store::{
+        groups::{self, GroupFilter, NewGroup},
+        page::PageRequest,
+    },
 };
 
 /// List secret groups
@@ -38,6 +42,7 @@ use crate::{
         (status = 401, response = Unauthorized),
         (status = 429, response = TooManyRequests),
         (status = 422, response = UnprocessableEntity),
+        (status = 503, response = ServiceUnavailable),
     )
 )]
 pub async fn list_secret_groups(
@@ -59,9 +64,14 @@ pub async fn list_secret_groups(
     }
     let visible = authz::visibility(&caller, GroupAction::See);
     let visibility = visible.as_ref().map(|(principal, roles)| (principal, *roles));
-    let (total, rows) = groups::list(&state.db, &caller.tenant_id, &filter, visibility, limit, offset).await?;
-    let data = rows.into_iter().map(|row| view::group(&caller, &state.integration, row)).collect::<Result<_, _>>()?;
-    Ok(Json(ListSecretGroupsResponse { data, pagination: Pagination { total, offset, limit } }))
+    // A list that scans waits for its turn (list_gate.rs); a lookup by name never does.
+    let _turn = if filter.is_point() { None } else { Some(state.lists.enter(caller.id()).await?) };
+    let request = PageRequest { limit, offset, bounds: state.list_bounds };
+    let page = groups::list(&state.db, &caller.tenant_id, &filter, visibility, request).await?;
+    let pagination = view::pagination(&page, offset, limit);
+    let data =
+        page.rows.into_iter().map(|row| view::group(&caller, &state.integration, row)).collect::<Result<_, _>>()?;
+    Ok(Json(ListSecretGroupsResponse { data, pagination }))
 }
 
 fn empty_page(limit: i64, offset: i64) -> ListSecretGroupsResponse {

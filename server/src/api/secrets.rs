@@ -5,16 +5,22 @@ use axum::{Json, extract::State};
 use super::{
     extract::{JsonBody, PathId, QueryPairs},
     params::ForceDeleteParams,
-    responses::{BadRequest, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity},
+    responses::{
+        BadRequest, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, TooManyRequests, Unauthorized,
+        UnprocessableEntity,
+    },
     view,
 };
 use crate::{
     auth::Caller,
     authz::{self, GroupAction},
     error::ApiError,
-    model::{DeleteSecretResponse, ListSecretsRequest, ListSecretsResponse, Pagination, SecretResponse},
+    model::{DeleteSecretResponse, ListSecretsRequest, ListSecretsResponse, SecretResponse},
     state::AppState,
-    store::secrets::{self, SecretFilter},
+    store::{
+        page::PageRequest,
+        secrets::{self, SecretFilter},
+    },
 };
 
 /// The scheme deployments use to reference a secret; accepted in `secretFqns` filters.
@@ -39,6 +45,7 @@ const SECRET_URI_SCHEME: &str = "tfy-secret://";
         (status = 404, response = NotFound),
         (status = 413, response = PayloadTooLarge),
         (status = 422, response = UnprocessableEntity),
+        (status = 503, response = ServiceUnavailable),
     )
 )]
 pub async fn list_secrets(
@@ -72,11 +79,14 @@ pub async fn list_secrets(
     let visible = authz::visibility(&caller, action);
     let visibility = visible.as_ref().map(|(principal, roles)| (principal, *roles));
     let filter = SecretFilter { group_id: body.secret_group_id, names };
-    let (total, rows) =
-        secrets::list(&state.db, &*state.keys, &caller.tenant_id, &filter, visibility, with_value, limit, offset)
-            .await?;
-    let data = rows.into_iter().map(|row| view::secret(&caller, row, with_value)).collect();
-    Ok(Json(ListSecretsResponse { data, pagination: Pagination { total, offset, limit } }))
+    // A list that scans or carries values waits for its turn (list_gate.rs); a lookup never does.
+    let _turn = if filter.is_point(with_value) { None } else { Some(state.lists.enter(caller.id()).await?) };
+    let request = PageRequest { limit, offset, bounds: state.list_bounds };
+    let page =
+        secrets::list(&state.db, &*state.keys, &caller.tenant_id, &filter, visibility, with_value, request).await?;
+    let pagination = view::pagination(&page, offset, limit);
+    let data = page.rows.into_iter().map(|row| view::secret(&caller, row, with_value)).collect();
+    Ok(Json(ListSecretsResponse { data, pagination }))
 }
 
 /// `<tenant>:<group>:<key>` (optionally as `tfy-secret://…`) of the caller's tenant → (group, key).

@@ -5,14 +5,24 @@ use crate::{
     auth::Caller,
     error::ApiError,
     model::{
-        Collaborator, RoleId, Secret, SecretGroup, SecretGroupManifest, SecretVersion, Subject, SubjectType, Timestamp,
+        Collaborator, Pagination, RoleId, Secret, SecretGroup, SecretGroupManifest, SecretVersion, Subject,
+        SubjectType, Timestamp,
     },
     state::Integration,
     store::{
         groups::{GroupWithSecrets, SecretRow},
+        page::Page,
         secrets::VersionRow,
     },
 };
+
+/// A page's `pagination`. A page cut short by its size budget (`store::page`) gives as `limit`
+/// the rows it holds, so a client that pages by `offset + limit` (and TrueFoundry's SDK, which
+/// pages by `offset + data.length`) continues right after it.
+pub fn pagination<T>(page: &Page<T>, offset: i64, limit: i64) -> Pagination {
+    let limit = if page.cut_short { i64::try_from(page.rows.len()).unwrap_or(limit) } else { limit };
+    Pagination { total: page.total, offset, limit }
+}
 
 /// The subject that created something, from the stored id and slug. Users' slugs are e-mails
 /// (always with `@`); virtual accounts' are names, which may not contain `@`, so the slug tells

@@ -14,7 +14,9 @@ use super::{
     access::{self, Principal},
     fetch_sqlite, is_storable,
     keys::{self, DataKeyRow},
-    new_id, now_ms, on_unique, sealed_row,
+    new_id, now_ms, on_unique,
+    page::{self, ListConn, MAX_PAGE_SECRETS, Page, PageRequest},
+    sealed_row,
 };
 use crate::{
     crypto::{ValueBinding, ValueCipher},
@@ -126,16 +128,23 @@ pub(crate) fn like_contains(text: &str) -> String {
     pattern
 }
 
+impl GroupFilter {
+    /// An exact name without a search: at most one group, found over the name index, so the
+    /// list runs as a point read and never waits behind lists that scan.
+    pub fn is_point(&self) -> bool {
+        self.name.is_some() && self.search.is_none()
+    }
+}
+
 pub async fn list(
     db: &Db,
     tenant_id: &str,
     filter: &GroupFilter,
     visibility: Visibility<'_>,
-    limit: i64,
-    offset: i64,
-) -> StoreResult<(i64, Vec<GroupWithSecrets>)> {
+    page: PageRequest,
+) -> StoreResult<Page<GroupWithSecrets>> {
     if !filter.name.iter().chain(&filter.search).all(|text| is_storable(text)) {
-        return Ok((0, Vec::new()));
+        return Ok(Page { total: 0, rows: Vec::new(), cut_short: false });
     }
     let mut conditions = vec!["g.tenant_id = $1".to_owned()];
     let mut binds = vec![tenant_id.to_owned()];
@@ -167,16 +176,44 @@ pub async fn list(
         order: "g.created_at, g.id",
         binds: &binds,
     };
+    let (limit, offset) = (page.limit, page.offset);
     if let Some(readers) = db.readers() {
-        return readers.read_long(|conn| {
-            let (total, groups) = query.page_sqlite::<GroupRow>(conn, limit, offset)?;
-            Ok((total, attach_secrets_sqlite(conn, groups)?))
-        });
+        let read = |conn: &rusqlite::Connection| {
+            let (total, mut groups) = query.page_sqlite::<GroupRow>(conn, limit, offset)?;
+            let ids: Vec<&dyn rusqlite::ToSql> = groups.iter().map(|g| &g.id as &dyn rusqlite::ToSql).collect();
+            let counts = fetch_sqlite(conn, &secret_counts(ids.len()), &ids)?;
+            let cut_short = keep_within_secret_budget(&mut groups, counts);
+            Ok(Page { total, rows: attach_secrets_sqlite(conn, groups)?, cut_short })
+        };
+        return if filter.is_point() { readers.read(read) } else { readers.read_long(page.bounds.time_limit, read) };
     }
-    let mut conn = db.pool().acquire().await?;
-    let (total, groups) = query.page::<GroupRow>(&mut conn, limit, offset).await?;
-    let groups = attach_secrets(&mut conn, groups).await?;
-    Ok((total, groups))
+    let long = (!filter.is_point()).then_some(page.bounds);
+    let result = async {
+        let mut conn = ListConn::open(db, long).await?;
+        let (total, mut groups) = query.page::<GroupRow>(&mut conn, limit, offset).await?;
+        let mut counts = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(secret_counts(groups.len())));
+        for group in &groups {
+            counts = counts.bind(&group.id);
+        }
+        let counts = if groups.is_empty() { Vec::new() } else { counts.fetch_all(&mut *conn).await? };
+        let cut_short = keep_within_secret_budget(&mut groups, counts);
+        Ok(Page { total, rows: attach_secrets(&mut conn, groups).await?, cut_short })
+    };
+    result.await.map_err(page::timed_out(page.bounds))
+}
+
+/// The number of secrets of each of `n` groups, whose ids are the binds.
+fn secret_counts(n: usize) -> String {
+    format!("SELECT group_id, COUNT(*) FROM secrets WHERE group_id IN ({}) GROUP BY group_id", super::placeholders(n))
+}
+
+/// Keeps the groups whose secrets fit in [`MAX_PAGE_SECRETS`] (at least one group), so a page
+/// never carries more keys than that, however large its groups.
+fn keep_within_secret_budget(groups: &mut Vec<GroupRow>, counts: Vec<(String, i64)>) -> bool {
+    let counts: HashMap<String, i64> = counts.into_iter().collect();
+    page::keep_within(groups, MAX_PAGE_SECRETS, |group| {
+        counts.get(&group.id).map_or(0, |n| usize::try_from(*n).unwrap_or(usize::MAX))
+    })
 }
 
 pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<GroupWithSecrets> {

@@ -51,6 +51,7 @@ pub mod groups;
 pub mod identity;
 pub mod keys;
 mod migrate;
+pub mod page;
 pub mod secrets;
 mod sqlite_read;
 pub mod teams;
@@ -97,6 +98,9 @@ pub enum StoreError {
     Batch(Arc<sqlx::Error>),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A long read ran past its time limit and was interrupted (see `page::ReadBounds`).
+    #[error("the read took longer than {0:?}")]
+    TimedOut(Duration),
     /// A sealed value or wrapped key that does not open: tampered with, moved, or under a
     /// master key that is not loaded. Never answered with any value.
     #[error("{row}: {source}")]
@@ -563,19 +567,45 @@ impl ListQuery<'_> {
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
     {
+        let page = self.page_within(conn, limit, offset, |_: &T| true).await?;
+        Ok((page.total, page.rows))
+    }
+
+    /// [`Self::page`] that stops fetching rows at the first one `fits` refuses (see
+    /// [`page::Page::cut_short`]): rows past a page's budget are never held in memory.
+    pub async fn page_within<T>(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        limit: i64,
+        offset: i64,
+        mut fits: impl FnMut(&T) -> bool + Send,
+    ) -> StoreResult<page::Page<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        use futures_util::TryStreamExt as _;
         let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(self.count_sql()));
         for bind in self.binds {
             count = count.bind(bind);
         }
         let total = count.fetch_one(&mut *conn).await?;
+        let mut page = page::Page { total, rows: Vec::new(), cut_short: false };
         if offset >= total {
-            return Ok((total, Vec::new()));
+            return Ok(page);
         }
-        let mut page = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.page_sql()));
+        let mut query = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.page_sql()));
         for bind in self.binds {
-            page = page.bind(bind);
+            query = query.bind(bind);
         }
-        Ok((total, page.bind(limit).bind(offset).fetch_all(conn).await?))
+        let mut rows = query.bind(limit).bind(offset).fetch(conn);
+        while let Some(row) = rows.try_next().await? {
+            if !fits(&row) {
+                page.cut_short = true;
+                break;
+            }
+            page.rows.push(row);
+        }
+        Ok(page)
     }
 
     /// [`Self::page`] on a synchronous SQLite reader.
@@ -585,13 +615,26 @@ impl ListQuery<'_> {
         limit: i64,
         offset: i64,
     ) -> StoreResult<(i64, Vec<T>)> {
+        let page = self.page_sqlite_within(conn, limit, offset, |_: &T| true)?;
+        Ok((page.total, page.rows))
+    }
+
+    /// [`Self::page_within`] on a synchronous SQLite reader.
+    pub fn page_sqlite_within<T: FromSqlite>(
+        &self,
+        conn: &rusqlite::Connection,
+        limit: i64,
+        offset: i64,
+        fits: impl FnMut(&T) -> bool,
+    ) -> StoreResult<page::Page<T>> {
         let mut binds: Vec<&dyn rusqlite::ToSql> = self.binds.iter().map(|b| b as &dyn rusqlite::ToSql).collect();
         let total = fetch_sqlite::<(i64,)>(conn, &self.count_sql(), &binds)?.first().map_or(0, |(n,)| *n);
         if offset >= total {
-            return Ok((total, Vec::new()));
+            return Ok(page::Page { total, rows: Vec::new(), cut_short: false });
         }
         binds.extend([&limit as &dyn rusqlite::ToSql, &offset]);
-        Ok((total, fetch_sqlite(conn, &self.page_sql(), &binds)?))
+        let (rows, cut_short) = fetch_sqlite_while(conn, &self.page_sql(), &binds, fits)?;
+        Ok(page::Page { total, rows, cut_short })
     }
 }
 
@@ -608,12 +651,29 @@ impl<T: rusqlite::types::FromSql> FromSqlite for (T,) {
     }
 }
 
+/// Two columns.
+impl<A: rusqlite::types::FromSql, B: rusqlite::types::FromSql> FromSqlite for (A, B) {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?, row.get(1)?))
+    }
+}
+
 /// Every row of `sql` on a synchronous SQLite reader; `$N` in `sql` is `binds[N - 1]`.
 pub(crate) fn fetch_sqlite<T: FromSqlite>(
     conn: &rusqlite::Connection,
     sql: &str,
     binds: &[&dyn rusqlite::ToSql],
 ) -> StoreResult<Vec<T>> {
+    Ok(fetch_sqlite_while(conn, sql, binds, |_| true)?.0)
+}
+
+/// [`fetch_sqlite`] up to the first row `fits` refuses; true when it stopped there.
+pub(crate) fn fetch_sqlite_while<T: FromSqlite>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    binds: &[&dyn rusqlite::ToSql],
+    mut fits: impl FnMut(&T) -> bool,
+) -> StoreResult<(Vec<T>, bool)> {
     let mut statement = conn.prepare_cached(sql)?;
     // SQLite numbers `$N` parameters in the order they first appear, not by N (the filters
     // use `$2` before `$1` and some twice), so each is bound by its name, as sqlx does.
@@ -629,7 +689,11 @@ pub(crate) fn fetch_sqlite<T: FromSqlite>(
     let mut rows = statement.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.push(T::from_sqlite(row)?);
+        let row = T::from_sqlite(row)?;
+        if !fits(&row) {
+            return Ok((out, true));
+        }
+        out.push(row);
     }
-    Ok(out)
+    Ok((out, false))
 }

@@ -9,6 +9,7 @@ use super::{
     is_storable,
     keys::{self, DataKeyRow},
     now_ms,
+    page::{self, Budget, ListConn, MAX_PAGE_VALUE_BYTES, Page, PageRequest},
 };
 use crate::{crypto::ValueCipher, sensitive::SecretString};
 
@@ -135,7 +136,15 @@ macro_rules! select_secrets_with_values {
     };
 }
 
-#[allow(clippy::too_many_arguments)]
+impl SecretFilter {
+    /// One group's secrets (at most 500) or named ones (at most 1,000), found over indexes and
+    /// without values: a point read that never waits behind lists that scan. With values, the
+    /// answer may be megabytes and is a long read like any other.
+    pub fn is_point(&self, with_value: bool) -> bool {
+        !with_value && (self.group_id.is_some() || self.names.is_some())
+    }
+}
+
 pub async fn list(
     db: &Db,
     cipher: &dyn ValueCipher,
@@ -143,9 +152,9 @@ pub async fn list(
     filter: &SecretFilter,
     visibility: Visibility<'_>,
     with_value: bool,
-    limit: i64,
-    offset: i64,
-) -> StoreResult<(i64, Vec<SecretRow>)> {
+    page: PageRequest,
+) -> StoreResult<Page<SecretRow>> {
+    let empty = |total| Page { total, rows: Vec::new(), cut_short: false };
     if filter.group_id.as_deref().is_some_and(|id| !is_storable(id)) {
         return Err(StoreError::NotFound("secret group"));
     }
@@ -159,7 +168,7 @@ pub async fn list(
         if let Some(group_id) = &filter.group_id {
             group_exists(db, tenant_id, group_id).await?;
         }
-        return Ok((0, Vec::new()));
+        return Ok(empty(0));
     }
     let mut conditions = vec!["s.tenant_id = $1".to_owned()];
     let mut binds = vec![tenant_id.to_owned()];
@@ -199,34 +208,51 @@ pub async fn list(
         query.select = select_secrets_with_values!();
     }
     let group_id = filter.group_id.as_deref();
+    let (limit, offset) = (page.limit, page.offset);
+    let point = filter.is_point(with_value);
     if let Some(readers) = db.readers() {
-        return readers.read_long(|conn| {
+        let read = |conn: &rusqlite::Connection| {
             if let Some(group_id) = group_id
                 && fetch_sqlite::<(i64,)>(conn, GROUP_EXISTS, &[&group_id, &tenant_id])?.is_empty()
             {
                 return Err(StoreError::NotFound("secret group"));
             }
             if !with_value {
-                return query.page_sqlite::<SecretRow>(conn, limit, offset);
+                let (total, rows) = query.page_sqlite::<SecretRow>(conn, limit, offset)?;
+                return Ok(Page { total, rows, cut_short: false });
             }
-            let (total, sealed) = query.page_sqlite::<SealedSecretRow>(conn, limit, offset)?;
-            Ok((total, open_all(sealed, cipher)?))
-        });
+            let mut budget = Budget::new(MAX_PAGE_VALUE_BYTES);
+            let sealed = query.page_sqlite_within(conn, limit, offset, |row: &SealedSecretRow| {
+                budget.take(row.ciphertext.as_ref().map_or(0, Vec::len))
+            })?;
+            open_all(sealed, cipher)
+        };
+        return if point { readers.read(read) } else { readers.read_long(page.bounds.time_limit, read) };
     }
     if let Some(group_id) = group_id {
         group_exists(db, tenant_id, group_id).await?;
     }
-    let mut conn = db.pool().acquire().await?;
-    if !with_value {
-        return query.page::<SecretRow>(&mut conn, limit, offset).await;
-    }
-    let (total, sealed) = query.page::<SealedSecretRow>(&mut conn, limit, offset).await?;
-    Ok((total, open_all(sealed, cipher)?))
+    let result = async {
+        let mut conn = ListConn::open(db, (!point).then_some(page.bounds)).await?;
+        if !with_value {
+            let (total, rows) = query.page::<SecretRow>(&mut conn, limit, offset).await?;
+            return Ok(Page { total, rows, cut_short: false });
+        }
+        let mut budget = Budget::new(MAX_PAGE_VALUE_BYTES);
+        let sealed = query
+            .page_within(&mut conn, limit, offset, |row: &SealedSecretRow| {
+                budget.take(row.ciphertext.as_ref().map_or(0, Vec::len))
+            })
+            .await?;
+        open_all(sealed, cipher)
+    };
+    result.await.map_err(page::timed_out(page.bounds))
 }
 
 /// One value that does not open fails the whole list: never a page with a hole in it.
-fn open_all(sealed: Vec<SealedSecretRow>, cipher: &dyn ValueCipher) -> StoreResult<Vec<SecretRow>> {
-    sealed.into_iter().map(|row| Ok(row.open(cipher)?.0)).collect()
+fn open_all(sealed: Page<SealedSecretRow>, cipher: &dyn ValueCipher) -> StoreResult<Page<SecretRow>> {
+    let rows = sealed.rows.into_iter().map(|row| Ok(row.open(cipher)?.0)).collect::<StoreResult<_>>()?;
+    Ok(Page { total: sealed.total, rows, cut_short: sealed.cut_short })
 }
 
 /// `$1` a group's id, `$2` its tenant.

@@ -24,12 +24,12 @@ use std::{
         Mutex, MutexGuard, TryLockError,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::StoreResult;
+use super::{StoreError, StoreResult};
 
 /// Two fixed sets of connections: one for point reads, one for list pages. A point read then
 /// never waits behind pages, which on a large database take seconds (1M secrets: a page is
@@ -55,17 +55,42 @@ impl SqliteReaders {
         read(&self.points.acquire())
     }
 
-    /// For a read that may take milliseconds (a page of a list), on the page connections: on a
-    /// multi-threaded runtime the worker's other tasks move to another thread meanwhile.
-    pub fn read_long<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    /// For a read that may take milliseconds or more (a page of a list that scans), on the page
+    /// connections: on a multi-threaded runtime the worker's other tasks move to another thread
+    /// meanwhile. Its statements are interrupted once `time_limit` has passed
+    /// ([`StoreError::TimedOut`]); admission (`list_gate`) keeps the callers no more than the
+    /// connections, so the wait for one is short.
+    pub fn read_long<T>(
+        &self,
+        time_limit: Duration,
+        read: impl FnOnce(&Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         use tokio::runtime::{Handle, RuntimeFlavor};
-        let run = || read(&self.pages.acquire());
+        let run = || {
+            let conn = self.pages.acquire();
+            let deadline = Instant::now() + time_limit;
+            // Checked every PROGRESS_STEPS virtual-machine steps (tens of microseconds).
+            conn.progress_handler(PROGRESS_STEPS, Some(move || Instant::now() >= deadline))?;
+            let result = read(&conn);
+            // Only long reads use these connections and each sets its own deadline first, so a
+            // handler that failed to clear is replaced before it could interrupt anyone.
+            conn.progress_handler(0, None::<fn() -> bool>).ok();
+            result.map_err(|err| match err {
+                StoreError::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) => {
+                    StoreError::TimedOut(time_limit)
+                }
+                other => other,
+            })
+        };
         match Handle::try_current().map(|handle| handle.runtime_flavor()) {
             Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
             _ => run(),
         }
     }
 }
+
+/// Virtual-machine steps between two checks of a long read's deadline.
+const PROGRESS_STEPS: std::ffi::c_int = 10_000;
 
 /// A fixed set of connections, each behind its own lock.
 struct Connections {
@@ -185,9 +210,31 @@ mod tests {
         Connection::open(&path)?.execute("CREATE TABLE t (v INTEGER)", ())?;
         let readers = SqliteReaders::open(&path, 1)?;
         // The only page connection is held; with one shared set this would wait forever.
-        let inner =
-            readers.read_long(|_page| readers.read(|c| Ok(c.query_row("SELECT 7", (), |r| r.get::<_, i64>(0))?)))?;
+        let inner = readers.read_long(Duration::from_secs(10), |_page| {
+            readers.read(|c| Ok(c.query_row("SELECT 7", (), |r| r.get::<_, i64>(0))?))
+        })?;
         assert_eq!(inner, 7);
+        Ok(())
+    }
+
+    #[test]
+    fn a_long_read_past_its_time_limit_is_interrupted() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("slow.db");
+        Connection::open(&path)?.execute("CREATE TABLE t (v INTEGER)", ())?;
+        let readers = SqliteReaders::open(&path, 1)?;
+        // A query that runs for ever (an unbounded recursive count).
+        let forever = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT MAX(i) FROM n";
+        let started = Instant::now();
+        let result =
+            readers.read_long(Duration::from_millis(50), |c| Ok(c.query_row(forever, (), |r| r.get::<_, i64>(0))?));
+        assert!(matches!(result, Err(StoreError::TimedOut(_))), "{result:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "interrupted near its limit: {:?}", started.elapsed());
+        // The connection is usable afterwards, without the old deadline.
+        std::thread::sleep(Duration::from_millis(60));
+        let seven: i64 =
+            readers.read_long(Duration::from_secs(10), |c| Ok(c.query_row("SELECT 7", (), |r| r.get(0))?))?;
+        assert_eq!(seven, 7_i64);
         Ok(())
     }
 }

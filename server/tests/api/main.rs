@@ -14,5 +14,6 @@ mod encryption;
 mod errors;
 mod groups;
 mod identity;
+mod lists;
 mod secrets;
 mod token_cache;
