@@ -14,7 +14,7 @@ use std::{
 use tokio::{
     io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _},
     process::{Child, Command},
-    signal::unix::{SignalKind, signal},
+    signal::unix::{Signal, SignalKind, signal},
 };
 
 use crate::{
@@ -47,6 +47,8 @@ pub async fn run(api: &Api, args: RunArgs) -> Result<u8> {
         }
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
+    // Handlers first: a signal that arrives once the child runs must reach it, not kill us.
+    let signals = Signals::install()?;
     let mut child = command.spawn().map_err(|e| CliError::failed(format!("cannot start `{program}`: {e}")))?;
     let copies = if args.mask {
         let out = child.stdout.take().map(|o| tokio::spawn(copy_masked(o, tokio::io::stdout(), masker(&secrets))));
@@ -55,7 +57,7 @@ pub async fn run(api: &Api, args: RunArgs) -> Result<u8> {
     } else {
         Vec::new()
     };
-    let status = wait_forwarding_signals(&mut child).await?;
+    let status = signals.wait_forwarding(&mut child).await?;
     for copy in copies.into_iter().flatten() {
         // The child is gone; its pipes end once any grandchild holding them exits too.
         let _ = copy.await;
@@ -97,29 +99,40 @@ async fn environment(api: &Api, args: &RunArgs) -> Result<(BTreeMap<String, Stri
     Ok((environment, secrets))
 }
 
-/// Waits for the child, passing on the signals a supervisor or a terminal sends us.
-async fn wait_forwarding_signals(child: &mut Child) -> Result<std::process::ExitStatus> {
-    let kinds = [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup(), SignalKind::quit()];
-    let mut streams = Vec::new();
-    for kind in kinds {
-        streams.push((kind, signal(kind).map_err(|e| CliError::failed(format!("cannot handle signals: {e}")))?));
+/// The signals a supervisor or a terminal sends us, which the child gets instead.
+struct Signals {
+    streams: Vec<(SignalKind, Signal)>,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        let kinds = [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup(), SignalKind::quit()];
+        let mut streams = Vec::new();
+        for kind in kinds {
+            streams.push((kind, signal(kind).map_err(|e| CliError::failed(format!("cannot handle signals: {e}")))?));
+        }
+        Ok(Self { streams })
     }
-    let [(int_kind, int), (term_kind, term), (hup_kind, hup), (quit_kind, quit)] = &mut streams[..] else {
-        return Err(CliError::failed("signal set-up"));
-    };
-    loop {
-        let kind = tokio::select! {
-            status = child.wait() => return status.map_err(|e| CliError::failed(format!("waiting for the command: {e}"))),
-            _ = int.recv() => *int_kind,
-            _ = term.recv() => *term_kind,
-            _ = hup.recv() => *hup_kind,
-            _ = quit.recv() => *quit_kind,
+
+    /// Waits for the child, forwarding every signal received meanwhile.
+    async fn wait_forwarding(mut self, child: &mut Child) -> Result<std::process::ExitStatus> {
+        let [(int_kind, int), (term_kind, term), (hup_kind, hup), (quit_kind, quit)] = &mut self.streams[..] else {
+            return Err(CliError::failed("signal set-up"));
         };
-        if let Some(pid) = child.id().and_then(|p| libc::pid_t::try_from(p).ok()) {
-            // SAFETY: kill(2) with the child's own pid (still ours to signal: it has not been
-            // reaped, since `wait` has not returned) and a valid signal number.
-            unsafe {
-                libc::kill(pid, kind.as_raw_value());
+        loop {
+            let kind = tokio::select! {
+                status = child.wait() => return status.map_err(|e| CliError::failed(format!("waiting for the command: {e}"))),
+                _ = int.recv() => *int_kind,
+                _ = term.recv() => *term_kind,
+                _ = hup.recv() => *hup_kind,
+                _ = quit.recv() => *quit_kind,
+            };
+            if let Some(pid) = child.id().and_then(|p| libc::pid_t::try_from(p).ok()) {
+                // SAFETY: kill(2) with the child's own pid (not yet reaped, since `wait` has not
+                // returned, so it cannot have been reused) and a valid signal number.
+                unsafe {
+                    libc::kill(pid, kind.as_raw_value());
+                }
             }
         }
     }
