@@ -187,3 +187,36 @@ impl Sg {
         }
     }
 }
+
+/// The python-dotenv the export test reads files with.
+pub const PYTHON_DOTENV: &str = "python-dotenv==1.2.2";
+
+/// A Python with [`PYTHON_DOTENV`], in a virtual environment under cargo's temporary directory
+/// for tests (created, and the package installed, on first use; then reused).
+pub fn python_with_dotenv() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-python-dotenv");
+            let python = venv.join("bin/python");
+            let ready = |python: &Path| {
+                std::process::Command::new(python)
+                    .args([
+                        "-c",
+                        "import dotenv, importlib.metadata as m; assert m.version('python-dotenv') == '1.2.2'",
+                    ])
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            if !ready(&python) {
+                let run = |program: &Path, args: &[&str]| {
+                    let status = std::process::Command::new(program).args(args).status();
+                    assert!(status.is_ok_and(|s| s.success()), "{} {args:?} failed", program.display());
+                };
+                run(Path::new("python3"), &["-m", "venv", venv.to_str().expect("UTF-8 path")]);
+                run(&python, &["-m", "pip", "install", "--quiet", "--disable-pip-version-check", PYTHON_DOTENV]);
+            }
+            python
+        })
+        .clone()
+}

@@ -87,7 +87,11 @@ async fn export_import_round_trip(backend: Backend) {
     let env_file = sg.dir.path().join("export.env");
     let script = "import json,sys; from dotenv import dotenv_values; \
                   print(json.dumps(dotenv_values(sys.argv[1], interpolate=False)))";
-    let out = std::process::Command::new("python3").args(["-c", script]).arg(&env_file).output().expect("python3");
+    let out = std::process::Command::new(harness::python_with_dotenv())
+        .args(["-c", script])
+        .arg(&env_file)
+        .output()
+        .expect("python3");
     assert!(out.status.success(), "python-dotenv: {}", String::from_utf8_lossy(&out.stderr));
     let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(read, serde_json::Value::Object(source.clone()));
