@@ -5,18 +5,16 @@
 //! hash of the token ([`crate::crypto::Keyring::hash_token`]), looked up by that hash and
 //! compared in constant time. Every failure
 //! (missing, malformed, unknown, expired, revoked, deactivated user) gives the same 401, so an
-//! answer never reveals whether a token exists.
+//! answer never reveals whether a token exists; from a client over its failure limit every
+//! failure is the same 429 instead (`crate::ratelimit`).
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore as _;
 use subtle::ConstantTimeEq as _;
 
-use std::net::SocketAddr;
-
-use axum::extract::ConnectInfo;
-
 use crate::{
+    client_addr::ClientAddr,
     error::ApiError,
     state::AppState,
     store::{access, groups::Actor, identity, now_ms, tokens},
@@ -107,6 +105,8 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
+    /// A valid token is always served. An invalid one costs its client one failure; a client
+    /// over its limit gets 429 for it instead of 401 (see `crate::ratelimit`).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(axum::http::header::AUTHORIZATION);
         // A request without credentials guesses nothing, so only presented credentials count
@@ -114,10 +114,8 @@ impl FromRequestParts<AppState> for Caller {
         let Some(header) = header else {
             return Err(ApiError::unauthenticated());
         };
-        let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
-        if let Some(retry_after) = client.and_then(|ip| state.auth_limiter.blocked_for(ip)) {
-            return Err(ApiError::rate_limited(retry_after));
-        }
+        let client = ClientAddr::of(&parts.extensions);
+        let throttled = client.and_then(|ip| state.auth_limiter.blocked_for(ip));
         let token = header
             .to_str()
             .ok()
@@ -127,12 +125,13 @@ impl FromRequestParts<AppState> for Caller {
             })
             .filter(|token| is_well_formed(token));
         let caller = match token {
-            Some(token) => verify(state, token).await?,
+            Some(token) => verify(state, token, throttled.is_some()).await?,
             None => None,
         };
-        match caller {
-            Some(caller) => Ok(caller),
-            None => {
+        match (caller, throttled) {
+            (Some(caller), _) => Ok(caller),
+            (None, Some(retry_after)) => Err(ApiError::rate_limited(retry_after)),
+            (None, None) => {
                 if let Some(ip) = client {
                     state.auth_limiter.record_failure(ip);
                 }
@@ -143,11 +142,15 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// The caller a token stands for, if it is valid now (see `token_cache` for how long a
-/// verified token is remembered).
-async fn verify(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
+/// verified token is remembered). For a `throttled` client, a token neither cached nor known
+/// to have been valid is taken as invalid without a lookup: that is what the limit saves.
+async fn verify(state: &AppState, token: &str, throttled: bool) -> Result<Option<Caller>, ApiError> {
     let hash = state.keys.hash_token(token);
     if let Some(caller) = state.token_cache.get(&hash) {
         return Ok(Some(caller));
+    }
+    if throttled && !state.auth_limiter.is_known_valid(&hash) {
+        return Ok(None);
     }
     let generation = state.token_cache.generation();
     let Some(owner) = tokens::owner(&state.db, &hash).await? else {
@@ -171,6 +174,7 @@ async fn verify(state: &AppState, token: &str) -> Result<Option<Caller>, ApiErro
         tenant_id: owner.tenant_id,
         tenant_name: owner.tenant_name,
     };
+    state.auth_limiter.remember_valid(&hash);
     state.token_cache.insert(generation, hash, caller.clone(), valid_for);
     Ok(Some(caller))
 }

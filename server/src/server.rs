@@ -44,6 +44,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
         integration: Arc::new(Integration { id: args.integration_id.clone(), fqn: args.integration_fqn.clone() }),
         auth_limiter: Arc::new(AuthLimiter::new(args.auth_failure_limit, AUTH_FAILURE_WINDOW)),
         token_cache: Arc::new(TokenCache::new(Duration::from_millis(args.token_cache_ttl_ms))),
+        trusted_proxies: Arc::new(args.trusted_proxies.clone()),
     })
 }
 
@@ -81,7 +82,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let shutdown = shutdown_signal()?;
     tracing::info!(address = %listener.local_addr()?, "serving; Swagger UI at /swagger-ui/");
-    // The peer address feeds the failed-authentication limit.
+    // The peer address (or, behind a trusted proxy, the one it forwards) feeds the
+    // failed-authentication limit.
     let app = api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     db.close().await;
