@@ -149,7 +149,7 @@ async fn verify(state: &AppState, token: &str, throttled: bool) -> Result<Option
     if let Some(caller) = state.token_cache.get(&hash) {
         return Ok(Some(caller));
     }
-    if throttled && !state.auth_limiter.is_known_valid(&hash) {
+    if throttled && !is_known(state, &hash).await? {
         return Ok(None);
     }
     let generation = state.token_cache.generation();
@@ -177,6 +177,35 @@ async fn verify(state: &AppState, token: &str, throttled: bool) -> Result<Option
     state.auth_limiter.remember_valid(&hash);
     state.token_cache.insert(generation, hash, caller.clone(), valid_for);
     Ok(Some(caller))
+}
+
+/// How far before the newest token seen a catch-up starts: a token committed late (a slow
+/// transaction, another replica's clock) is still caught.
+const CATCH_UP_MARGIN_MS: i64 = 60_000;
+/// Most tokens one catch-up loads (the newest first).
+const CATCH_UP_ROWS: i64 = 10_000;
+
+/// Whether a throttled client's token is worth a lookup: known to the limiter, possibly after a
+/// catch-up with the database's valid tokens (at most one a second, shared by every waiting
+/// request), so a valid token created elsewhere and never seen here is recognised too.
+async fn is_known(state: &AppState, hash: &str) -> Result<bool, ApiError> {
+    let limiter = &state.auth_limiter;
+    if limiter.is_known_valid(hash) {
+        return Ok(true);
+    }
+    let mut catch_up = limiter.catch_up.lock().await;
+    // The catch-up this request waited for may have loaded it.
+    if limiter.is_known_valid(hash) || !catch_up.due() {
+        return Ok(limiter.is_known_valid(hash));
+    }
+    let since = catch_up.newest.saturating_sub(CATCH_UP_MARGIN_MS);
+    let rows = tokens::valid_hashes_since(&state.db, since, now_ms(), CATCH_UP_ROWS).await;
+    catch_up.at = Some(std::time::Instant::now());
+    for (token_hash, created_at) in rows? {
+        limiter.remember_valid(&token_hash);
+        catch_up.newest = catch_up.newest.max(created_at);
+    }
+    Ok(limiter.is_known_valid(hash))
 }
 
 #[cfg(test)]

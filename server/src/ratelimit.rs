@@ -5,16 +5,19 @@
 //! - Failures are counted per client (the address [`crate::client_addr`] gives, IPv6 grouped by
 //!   /64, since one host usually holds a whole /64). Past the limit in a window, the client's
 //!   *failed* attempts are answered 429 with `Retry-After` until the window ends.
-//! - A valid token is always served, whoever presents it: one in the verified-token cache is
-//!   served without any lookup; otherwise, from a client over its limit, a token this process has
-//!   seen valid before ([`AuthLimiter::is_known_valid`]) is still looked up, and any other one is
-//!   answered 429 without a lookup. The answer to a throttled client is 429 for every token that
-//!   is not valid, known or not, so it tells nothing a 200 would not.
+//! - A valid token is always served, whoever presents it. One in the verified-token cache is
+//!   served without any lookup. From a client over its limit, any other token is looked up only
+//!   if it is *known*: seen valid by this process, or among the valid tokens that the catch-up
+//!   ([`AuthLimiter::catch_up`], `auth.rs`) loads from the database, at most once a second, when a
+//!   throttled client presents a token that is not known. An unknown token is answered 429
+//!   without a lookup of its own. The answer to a throttled client is 429 for every token that is
+//!   not valid, known or not, so it tells nothing a 200 would not.
 //!
 //! Both tables are bounded LRU maps (`hashlink`, which sqlx already uses): a fixed cap, O(1) per
 //! operation, the least recently seen entry evicted first. Nothing is ever scanned.
 
 use std::{
+    hash::{BuildHasher as _, RandomState},
     net::IpAddr,
     sync::Mutex,
     time::{Duration, Instant},
@@ -24,8 +27,8 @@ use hashlink::LruCache;
 
 /// Most clients whose failures are remembered at once.
 const MAX_CLIENTS: usize = 10_000;
-/// Most token hashes remembered as once valid.
-const MAX_KNOWN_TOKENS: usize = 10_000;
+/// Most tokens remembered as known, by a 64-bit fingerprint (about 40 bytes each).
+const MAX_KNOWN_TOKENS: usize = 50_000;
 /// How long a token seen valid lets a throttled client's request reach the database.
 const KNOWN_FOR: Duration = Duration::from_secs(24 * 3600);
 
@@ -34,9 +37,32 @@ pub struct AuthLimiter {
     limit: u32,
     window: Duration,
     clients: Mutex<LruCache<IpAddr, Entry>>,
-    /// Keyed token hashes verified valid by this process, and when they last were.
-    known: Mutex<LruCache<String, Instant>>,
+    /// Fingerprints of known tokens' keyed hashes, and when they were last known valid. A
+    /// fingerprint shared by chance costs one lookup, never an answer.
+    known: Mutex<LruCache<u64, Instant>>,
+    fingerprints: RandomState,
+    /// Where the catch-up of known tokens stands; its lock makes catch-ups single-flight.
+    pub catch_up: tokio::sync::Mutex<CatchUp>,
 }
+
+/// How far the catch-up of valid tokens from the database got.
+#[derive(Debug, Default)]
+pub struct CatchUp {
+    /// The newest `created_at` seen (epoch ms); the next catch-up starts a margin before it.
+    pub newest: i64,
+    /// When the last catch-up ran; the next waits [`CATCH_UP_EVERY`].
+    pub at: Option<Instant>,
+}
+
+impl CatchUp {
+    /// True when a catch-up may run now.
+    pub fn due(&self) -> bool {
+        self.at.is_none_or(|at| at.elapsed() >= CATCH_UP_EVERY)
+    }
+}
+
+/// At most one catch-up query per this interval, however many throttled requests arrive.
+pub const CATCH_UP_EVERY: Duration = Duration::from_secs(1);
 
 struct Entry {
     window_start: Instant,
@@ -63,6 +89,8 @@ impl AuthLimiter {
             window,
             clients: Mutex::new(LruCache::new(clients.max(1))),
             known: Mutex::new(LruCache::new(MAX_KNOWN_TOKENS)),
+            fingerprints: RandomState::new(),
+            catch_up: tokio::sync::Mutex::new(CatchUp::default()),
         }
     }
 
@@ -103,20 +131,23 @@ impl AuthLimiter {
         if self.limit == 0 {
             return;
         }
+        let fingerprint = self.fingerprints.hash_one(token_hash);
         let mut known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match known.get_mut(token_hash) {
+        match known.get_mut(&fingerprint) {
             Some(seen) => *seen = Instant::now(),
             None => {
-                known.insert(token_hash.to_owned(), Instant::now());
+                known.insert(fingerprint, Instant::now());
             }
         }
     }
 
-    /// True when the token was valid within [`KNOWN_FOR`]: worth a lookup even from a throttled
+
+    /// True when the token was known valid within [`KNOWN_FOR`]: worth a lookup even from a throttled
     /// client. Never a reason to serve it: the lookup decides.
     pub fn is_known_valid(&self, token_hash: &str) -> bool {
+        let fingerprint = self.fingerprints.hash_one(token_hash);
         let mut known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        known.get(token_hash).is_some_and(|seen| seen.elapsed() < KNOWN_FOR)
+        known.get(&fingerprint).is_some_and(|seen| seen.elapsed() < KNOWN_FOR)
     }
 
     #[cfg(test)]
