@@ -105,8 +105,8 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    /// A valid token is always served. An invalid one costs its client one failure; a client
-    /// over its limit gets 429 for it instead of 401 (see `crate::ratelimit`).
+    /// A valid token is always served. An invalid well-formed one costs its client one failure;
+    /// a client over its limit gets 429 for it instead of 401 (see `crate::ratelimit`).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(axum::http::header::AUTHORIZATION);
         // A request without credentials guesses nothing, so only presented credentials count
@@ -114,8 +114,6 @@ impl FromRequestParts<AppState> for Caller {
         let Some(header) = header else {
             return Err(ApiError::unauthenticated());
         };
-        let client = ClientAddr::of(&parts.extensions);
-        let throttled = client.and_then(|ip| state.auth_limiter.blocked_for(ip));
         let token = header
             .to_str()
             .ok()
@@ -124,10 +122,14 @@ impl FromRequestParts<AppState> for Caller {
                 scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
             })
             .filter(|token| is_well_formed(token));
-        let caller = match token {
-            Some(token) => verify(state, token, throttled.is_some()).await?,
-            None => None,
+        // A credential not shaped like a token (another scheme, garbage) is refused without a
+        // lookup, so it costs nothing worth limiting: 401, not counted.
+        let Some(token) = token else {
+            return Err(ApiError::unauthenticated());
         };
+        let client = ClientAddr::of(&parts.extensions);
+        let throttled = client.and_then(|ip| state.auth_limiter.blocked_for(ip));
+        let caller = verify(state, token, throttled.is_some()).await?;
         match (caller, throttled) {
             (Some(caller), _) => Ok(caller),
             (None, Some(retry_after)) => Err(ApiError::rate_limited(retry_after)),
@@ -153,13 +155,15 @@ async fn verify(state: &AppState, token: &str, throttled: bool) -> Result<Option
         return Ok(None);
     }
     let generation = state.token_cache.generation();
-    let Some(owner) = tokens::owner(&state.db, &hash).await? else {
+    let owner = tokens::owner(&state.db, &hash).await?;
+    let now = now_ms();
+    let Some(owner) =
+        owner.filter(|owner| bool::from(owner.token_hash.as_bytes().ct_eq(hash.as_bytes())) && owner.is_valid_at(now))
+    else {
+        // No longer worth a lookup from a throttled client (an expired token retried in a loop).
+        state.auth_limiter.forget(&hash);
         return Ok(None);
     };
-    let now = now_ms();
-    if !bool::from(owner.token_hash.as_bytes().ct_eq(hash.as_bytes())) || !owner.is_valid_at(now) {
-        return Ok(None);
-    }
     let expires_at = owner.expires_at.into_iter().chain(owner.va_expires_at).min();
     let valid_for = expires_at.map(|at| std::time::Duration::from_millis(u64::try_from(at - now).unwrap_or(0)));
     let principal = match (owner.user_id, owner.email, owner.va_id, owner.va_name) {

@@ -2,6 +2,8 @@
 //!
 //! Tokens are 256-bit random, so guessing one online is hopeless; what the limit protects is the
 //! server's time (a database lookup per presented token). So:
+//! - Only well-formed tokens (`sgt_…`) that are not valid count as failures: they are what costs
+//!   a lookup. Anything else is refused by its shape alone, so it is always a plain 401.
 //! - Failures are counted per client (the address [`crate::client_addr`] gives, IPv6 grouped by
 //!   /64, since one host usually holds a whole /64). Past the limit in a window, the client's
 //!   *failed* attempts are answered 429 with `Retry-After` until the window ends.
@@ -142,6 +144,12 @@ impl AuthLimiter {
     }
 
 
+    /// Forgets the token: it was looked up and is not valid (any more).
+    pub fn forget(&self, token_hash: &str) {
+        let fingerprint = self.fingerprints.hash_one(token_hash);
+        self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&fingerprint);
+    }
+
     /// True when the token was known valid within [`KNOWN_FOR`]: worth a lookup even from a throttled
     /// client. Never a reason to serve it: the lookup decides.
     pub fn is_known_valid(&self, token_hash: &str) -> bool {
@@ -229,5 +237,7 @@ mod tests {
         let off = AuthLimiter::new(0, Duration::from_secs(60));
         off.remember_valid("h");
         assert!(!off.is_known_valid("h"));
+        limiter.forget("h");
+        assert!(!limiter.is_known_valid("h"), "a token found invalid is forgotten");
     }
 }
