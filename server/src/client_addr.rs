@@ -129,7 +129,11 @@ fn parse_node(node: &str) -> Option<IpAddr> {
 }
 
 /// Middleware: computes the request's [`ClientAddr`] once, from the connection's peer.
-pub async fn remember(State(trusted): State<std::sync::Arc<TrustedProxies>>, mut request: Request, next: Next) -> Response {
+pub async fn remember(
+    State(trusted): State<std::sync::Arc<TrustedProxies>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
     if let Some(peer) = peer {
         let client = trusted.client(peer, request.headers());

@@ -143,7 +143,6 @@ impl AuthLimiter {
         }
     }
 
-
     /// Forgets the token: it was looked up and is not valid (any more).
     pub fn forget(&self, token_hash: &str) {
         let fingerprint = self.fingerprints.hash_one(token_hash);

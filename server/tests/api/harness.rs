@@ -75,6 +75,11 @@ impl TestServer {
     /// A server whose failed-authentication limit is `limit` (0: off), for tests that fail
     /// authentication on purpose more often than a client would.
     pub async fn start_with_auth_limit(backend: Backend, limit: u32) -> Self {
+        Self::start_with(backend, |args| args.auth_failure_limit = limit).await
+    }
+
+    /// A server started with the default settings as changed by `configure`.
+    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut ServeArgs)) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let (database_url, postgres_database) = match backend {
             Backend::Sqlite => (format!("sqlite://{}", dir.path().join("test.db").display()), None),
@@ -90,7 +95,7 @@ impl TestServer {
         if backend == Backend::Postgres {
             database.master_key_file = Some(dir.path().join("postgres.master-key"));
         }
-        let args = ServeArgs {
+        let mut args = ServeArgs {
             listen: "127.0.0.1:0".parse().expect("address"),
             database,
             tenant: "default".to_owned(),
@@ -98,10 +103,11 @@ impl TestServer {
             bootstrap_token: Some(SecretString::new(token.clone())),
             integration_id: "internal-secret-store".to_owned(),
             integration_fqn: "internal:secret-store:internal-secret-store".to_owned(),
-            auth_failure_limit: limit,
+            auth_failure_limit: 20,
             token_cache_ttl_ms: TOKEN_CACHE_TTL_MS,
             trusted_proxies: Default::default(),
         };
+        configure(&mut args);
         let mut server = Self {
             base_url: String::new(),
             token,
@@ -251,7 +257,7 @@ pub fn random_master_key() -> String {
     base64::engine::general_purpose::STANDARD.encode(*secret_groups_server::crypto::random_key())
 }
 
-async fn admin_execute(sql: &str) {
+pub async fn admin_execute(sql: &str) {
     let url = format!("{}/test", postgres_base_url());
     let mut conn = sqlx::PgConnection::connect(&url)
         .await
