@@ -104,6 +104,27 @@ async fn valid_tokens_are_served_while_invalid_ones_are_throttled(backend: Backe
     server.stop().await;
 }
 
+/// Over the limit, a guess is refused without a database lookup: with the database gone, a
+/// throttled client's unknown token is still a 429 (a lookup would fail: 500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_guesses_cost_no_lookup() {
+    let server = TestServer::start(Backend::Postgres).await;
+    fail_times(&server, 20, None).await;
+    assert_eq!(next_status(&server, &[]).await, 429);
+    let database = server.args.database.database_url.rsplit('/').next().expect("database name").to_owned();
+    admin_execute(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS false")).await;
+    admin_execute(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    ))
+    .await;
+    // The first may wait for the catch-up's failed connection (the pool's acquire timeout).
+    for _ in 0..3 {
+        assert_eq!(next_status(&server, &[]).await, 429);
+    }
+    admin_execute(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true")).await;
+    server.stop().await;
+}
+
 /// Fails `n` well-formed authentications as the client `forwarded_for` says (none: no header).
 async fn fail_times(server: &TestServer, n: usize, forwarded_for: Option<&str>) {
     let http = server.http();
