@@ -151,7 +151,7 @@ async fn verify(state: &AppState, token: &str, throttled: bool) -> Result<Option
     if let Some(caller) = state.token_cache.get(&hash) {
         return Ok(Some(caller));
     }
-    if throttled && !is_known(state, &hash).await? {
+    if throttled && !is_known(state, &hash).await {
         return Ok(None);
     }
     let generation = state.token_cache.generation();
@@ -192,24 +192,29 @@ const CATCH_UP_ROWS: i64 = 10_000;
 /// Whether a throttled client's token is worth a lookup: known to the limiter, possibly after a
 /// catch-up with the database's valid tokens (at most one a second, shared by every waiting
 /// request), so a valid token created elsewhere and never seen here is recognised too.
-async fn is_known(state: &AppState, hash: &str) -> Result<bool, ApiError> {
+async fn is_known(state: &AppState, hash: &str) -> bool {
     let limiter = &state.auth_limiter;
     if limiter.is_known_valid(hash) {
-        return Ok(true);
+        return true;
     }
     let mut catch_up = limiter.catch_up.lock().await;
     // The catch-up this request waited for may have loaded it.
     if limiter.is_known_valid(hash) || !catch_up.due() {
-        return Ok(limiter.is_known_valid(hash));
+        return limiter.is_known_valid(hash);
     }
     let since = catch_up.newest.saturating_sub(CATCH_UP_MARGIN_MS);
     let rows = tokens::valid_hashes_since(&state.db, since, now_ms(), CATCH_UP_ROWS).await;
     catch_up.at = Some(std::time::Instant::now());
-    for (token_hash, created_at) in rows? {
+    // A failed catch-up leaves the token unknown (429): a throttled guess never becomes a 500.
+    let rows = rows.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "catch-up of known tokens failed");
+        Vec::new()
+    });
+    for (token_hash, created_at) in rows {
         limiter.remember_valid(&token_hash);
         catch_up.newest = catch_up.newest.max(created_at);
     }
-    Ok(limiter.is_known_valid(hash))
+    limiter.is_known_valid(hash)
 }
 
 #[cfg(test)]
