@@ -222,9 +222,11 @@ pub async fn list(
 fn names_condition(backend: Backend, n: usize) -> String {
     match backend {
         Backend::Sqlite => format!(
+            // CROSS JOIN fixes SQLite's join order: from the pairs, through the unique indexes
+            // (without statistics it would rather walk every group of the tenant).
             "s.id IN (SELECT s2.id FROM json_each(${n}) j
-                JOIN secret_groups g2 ON g2.tenant_id = $1 AND g2.name = json_extract(j.value, '$[0]')
-                JOIN secrets s2 ON s2.group_id = g2.id AND s2.name = json_extract(j.value, '$[1]'))"
+                CROSS JOIN secret_groups g2 ON g2.tenant_id = $1 AND g2.name = json_extract(j.value, '$[0]')
+                CROSS JOIN secrets s2 ON s2.group_id = g2.id AND s2.name = json_extract(j.value, '$[1]'))"
         ),
         Backend::Postgres => format!(
             "s.id IN (SELECT s2.id FROM jsonb_array_elements(CAST(${n} AS jsonb)) AS j(pair)

@@ -1160,8 +1160,9 @@ async fn roles_are_bound_to_objects_not_to_names(backend: Backend) {
     put_team(&eve, team("release", &["eve@example.com"], None)).await;
     assert_error(eve.get_secret().id(&secret_id).send().await, 403, "forbidden");
 
-    // Granted to the real team, its member reads; once the team is deleted and re-created under
-    // the same name, the role is gone and the manifest no longer names it.
+    // Granted to the real team, its member reads; once the team is deleted the name is retired
+    // (a member cannot re-create it), and even re-created by a tenant admin it does not get the
+    // role back: the role is gone and the manifest no longer names it.
     let granted = server
         .http()
         .put(server.url("/api/svc/v1/secret-groups"))
@@ -1182,7 +1183,12 @@ async fn roles_are_bound_to_objects_not_to_names(backend: Backend) {
         .find(|t| t.name == "release")
         .expect("team");
     admin.delete_team().id(&release.id).send().await.expect("delete team");
-    put_team(&eve, team("release", &["eve@example.com"], None)).await;
+    assert_error(
+        eve.create_or_update_team().body(team("release", &["eve@example.com"], None)).send().await,
+        403,
+        "forbidden",
+    );
+    put_team(&admin, team("release", &["eve@example.com"], None)).await;
     assert_error(eve.get_secret().id(&secret_id).send().await, 403, "forbidden");
     let shown = admin.get_secret_group().id(&group.id).send().await.expect("get").into_inner().data;
     let subjects: Vec<String> =
