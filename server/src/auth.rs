@@ -5,18 +5,16 @@
 //! hash of the token ([`crate::crypto::Keyring::hash_token`]), looked up by that hash and
 //! compared in constant time. Every failure
 //! (missing, malformed, unknown, expired, revoked, deactivated user) gives the same 401, so an
-//! answer never reveals whether a token exists.
+//! answer never reveals whether a token exists; from a client over its failure limit every
+//! failure is the same 429 instead (`crate::ratelimit`).
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore as _;
 use subtle::ConstantTimeEq as _;
 
-use std::net::SocketAddr;
-
-use axum::extract::ConnectInfo;
-
 use crate::{
+    client_addr::ClientAddr,
     error::ApiError,
     state::AppState,
     store::{access, groups::Actor, identity, now_ms, tokens},
@@ -107,6 +105,8 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
+    /// A valid token is always served. An invalid well-formed one costs its client one failure;
+    /// a client over its limit gets 429 for it instead of 401 (see `crate::ratelimit`).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(axum::http::header::AUTHORIZATION);
         // A request without credentials guesses nothing, so only presented credentials count
@@ -114,10 +114,6 @@ impl FromRequestParts<AppState> for Caller {
         let Some(header) = header else {
             return Err(ApiError::unauthenticated());
         };
-        let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
-        if let Some(retry_after) = client.and_then(|ip| state.auth_limiter.blocked_for(ip)) {
-            return Err(ApiError::rate_limited(retry_after));
-        }
         let token = header
             .to_str()
             .ok()
@@ -126,13 +122,18 @@ impl FromRequestParts<AppState> for Caller {
                 scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
             })
             .filter(|token| is_well_formed(token));
-        let caller = match token {
-            Some(token) => verify(state, token).await?,
-            None => None,
+        // A credential not shaped like a token (another scheme, garbage) is refused without a
+        // lookup, so it costs nothing worth limiting: 401, not counted.
+        let Some(token) = token else {
+            return Err(ApiError::unauthenticated());
         };
-        match caller {
-            Some(caller) => Ok(caller),
-            None => {
+        let client = ClientAddr::of(&parts.extensions);
+        let throttled = client.and_then(|ip| state.auth_limiter.blocked_for(ip));
+        let caller = verify(state, token, throttled.is_some()).await?;
+        match (caller, throttled) {
+            (Some(caller), _) => Ok(caller),
+            (None, Some(retry_after)) => Err(ApiError::rate_limited(retry_after)),
+            (None, None) => {
                 if let Some(ip) = client {
                     state.auth_limiter.record_failure(ip);
                 }
@@ -143,20 +144,26 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// The caller a token stands for, if it is valid now (see `token_cache` for how long a
-/// verified token is remembered).
-async fn verify(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
+/// verified token is remembered). For a `throttled` client, a token neither cached nor known
+/// to have been valid is taken as invalid without a lookup: that is what the limit saves.
+async fn verify(state: &AppState, token: &str, throttled: bool) -> Result<Option<Caller>, ApiError> {
     let hash = state.keys.hash_token(token);
     if let Some(caller) = state.token_cache.get(&hash) {
         return Ok(Some(caller));
     }
-    let generation = state.token_cache.generation();
-    let Some(owner) = tokens::owner(&state.db, &hash).await? else {
-        return Ok(None);
-    };
-    let now = now_ms();
-    if !bool::from(owner.token_hash.as_bytes().ct_eq(hash.as_bytes())) || !owner.is_valid_at(now) {
+    if throttled && !is_known(state, &hash).await {
         return Ok(None);
     }
+    let generation = state.token_cache.generation();
+    let owner = tokens::owner(&state.db, &hash).await?;
+    let now = now_ms();
+    let Some(owner) =
+        owner.filter(|owner| bool::from(owner.token_hash.as_bytes().ct_eq(hash.as_bytes())) && owner.is_valid_at(now))
+    else {
+        // No longer worth a lookup from a throttled client (an expired token retried in a loop).
+        state.auth_limiter.forget(&hash);
+        return Ok(None);
+    };
     let expires_at = owner.expires_at.into_iter().chain(owner.va_expires_at).min();
     let valid_for = expires_at.map(|at| std::time::Duration::from_millis(u64::try_from(at - now).unwrap_or(0)));
     let principal = match (owner.user_id, owner.email, owner.va_id, owner.va_name) {
@@ -171,8 +178,43 @@ async fn verify(state: &AppState, token: &str) -> Result<Option<Caller>, ApiErro
         tenant_id: owner.tenant_id,
         tenant_name: owner.tenant_name,
     };
+    state.auth_limiter.remember_valid(&hash);
     state.token_cache.insert(generation, hash, caller.clone(), valid_for);
     Ok(Some(caller))
+}
+
+/// How far before the newest token seen a catch-up starts: a token committed late (a slow
+/// transaction, another replica's clock) is still caught.
+const CATCH_UP_MARGIN_MS: i64 = 60_000;
+/// Most tokens one catch-up loads (the newest first).
+const CATCH_UP_ROWS: i64 = 10_000;
+
+/// Whether a throttled client's token is worth a lookup: known to the limiter, possibly after a
+/// catch-up with the database's valid tokens (at most one a second, shared by every waiting
+/// request), so a valid token created elsewhere and never seen here is recognised too.
+async fn is_known(state: &AppState, hash: &str) -> bool {
+    let limiter = &state.auth_limiter;
+    if limiter.is_known_valid(hash) {
+        return true;
+    }
+    let mut catch_up = limiter.catch_up.lock().await;
+    // The catch-up this request waited for may have loaded it.
+    if limiter.is_known_valid(hash) || !catch_up.due() {
+        return limiter.is_known_valid(hash);
+    }
+    let since = catch_up.newest.saturating_sub(CATCH_UP_MARGIN_MS);
+    let rows = tokens::valid_hashes_since(&state.db, since, now_ms(), CATCH_UP_ROWS).await;
+    catch_up.at = Some(std::time::Instant::now());
+    // A failed catch-up leaves the token unknown (429): a throttled guess never becomes a 500.
+    let rows = rows.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "catch-up of known tokens failed");
+        Vec::new()
+    });
+    for (token_hash, created_at) in rows {
+        limiter.remember_valid(&token_hash);
+        catch_up.newest = catch_up.newest.max(created_at);
+    }
+    limiter.is_known_valid(hash)
 }
 
 #[cfg(test)]

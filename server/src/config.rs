@@ -4,7 +4,7 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::sensitive::SecretString;
+use crate::{client_addr::TrustedProxies, sensitive::SecretString};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -149,8 +149,8 @@ pub struct ServeArgs {
     /// `manifest.integration_fqn` that create-or-update accepts.
     #[arg(long, env = "SG_INTEGRATION_FQN", default_value = "internal:secret-store:internal-secret-store")]
     pub integration_fqn: String,
-    /// Failed authentications one client address may make per minute before it gets 429
-    /// (0 turns the limit off).
+    /// Failed authentications one client (address, IPv6 /64) may make per minute; beyond it its
+    /// failed attempts get 429 without a lookup, while a valid token is still served (0: off).
     #[arg(long, env = "SG_AUTH_FAILURE_LIMIT", default_value_t = 20)]
     pub auth_failure_limit: u32,
     /// How long a verified token is remembered, in milliseconds (0: not at all). A revoke or
@@ -163,6 +163,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SG_LIST_TIMEOUT_MS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub list_timeout_ms: u64,
+    /// Reverse proxies (comma-separated CIDRs, e.g. `10.0.0.0/8,::1/128`) whose
+    /// `X-Forwarded-For` / `Forwarded` header names the client; empty: the peer is the client.
+    #[arg(long, env = "SG_TRUSTED_PROXIES", default_value = "", value_parser = TrustedProxies::parse)]
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(Debug, Clone, Args)]

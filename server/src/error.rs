@@ -116,7 +116,7 @@ impl ApiError {
     }
 
     pub fn not_ready() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "database is not reachable")
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "database is not reachable or cannot take writes")
     }
 
     /// A server fault: the client gets a generic message, the log gets `detail`.

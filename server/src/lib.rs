@@ -7,6 +7,7 @@
 pub mod api;
 pub mod auth;
 pub mod authz;
+pub mod client_addr;
 pub mod config;
 pub mod crypto;
 pub mod error;

@@ -50,6 +50,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
         // reads and writes. On SQLite there are as many list-page connections as cores.
         lists: Arc::new(ListGate::new(cores().saturating_sub(1).max(1), Duration::from_millis(args.list_timeout_ms))),
         list_bounds: ReadBounds { time_limit: Duration::from_millis(args.list_timeout_ms) },
+        trusted_proxies: Arc::new(args.trusted_proxies.clone()),
     })
 }
 
@@ -91,7 +92,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let shutdown = shutdown_signal()?;
     tracing::info!(address = %listener.local_addr()?, "serving; Swagger UI at /swagger-ui/");
-    // The peer address feeds the failed-authentication limit.
+    // The peer address (or, behind a trusted proxy, the one it forwards) feeds the
+    // failed-authentication limit.
     let app = api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     db.close().await;

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::{
-    crypto::Keyring, list_gate::ListGate, ratelimit::AuthLimiter, store::Db, store::page::ReadBounds,
-    token_cache::TokenCache,
+    client_addr::TrustedProxies, crypto::Keyring, list_gate::ListGate, ratelimit::AuthLimiter, store::Db,
+    store::page::ReadBounds, token_cache::TokenCache,
 };
 
 /// The secret-store integration this server is (10b): its own encrypted store.
@@ -34,4 +34,6 @@ pub struct AppState {
     pub lists: Arc<ListGate>,
     /// How long such a list may run.
     pub list_bounds: ReadBounds,
+    /// Whose forwarding headers name the client (`crate::client_addr`).
+    pub trusted_proxies: Arc<TrustedProxies>,
 }

@@ -8,9 +8,10 @@ Users are created with the operator CLI (`secret-groups-server users create`), w
 group name is unique per test. Any response the SDK cannot parse raises `ParsingError`, so each
 call below also checks the response's required fields.
 
-Every check that a token is refused (401) costs one failed authentication, and the server refuses
-a client address after 20 in a minute (`SG_AUTH_FAILURE_LIMIT`, default 20), whatever it then
-presents: the suite keeps them few (9 here through `assert_rejected`, 6 in test_sdk.py).
+Every check that a well-formed token is refused (401) costs one failed authentication; past 20 in
+a minute from one address (`SG_AUTH_FAILURE_LIMIT`, default 20) further failed attempts get 429
+instead of 401, while valid tokens are still served: the suite keeps them few (9 here through
+`assert_rejected`, 6 in test_sdk.py), so every refusal it checks is a 401.
 
 The last tests pin down defects found while writing this suite (roles bound to names, manifests
 that disagreed with the stored state); they stay as regression tests.

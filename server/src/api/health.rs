@@ -21,7 +21,8 @@ pub async fn liveness() -> Json<HealthStatus> {
 
 /// Readiness probe
 ///
-/// Answers 200 when the database answers a query, 503 otherwise.
+/// Answers 200 when the database takes a write (a one-row probe, at most once a second), 503
+/// otherwise: a database that answers reads but cannot write (disk full, read-only) is not ready.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -30,9 +31,9 @@ pub async fn liveness() -> Json<HealthStatus> {
     security(),
     responses(
         (status = 200, description = "The database is reachable; the server can take traffic.", body = HealthStatus),
-        (status = 503, description = "The database is not reachable.", body = crate::model::HttpError),
+        (status = 503, description = "The database is not reachable or cannot take writes.", body = crate::model::HttpError),
     )
 )]
 pub async fn readiness(State(state): State<AppState>) -> Result<Json<HealthStatus>, ApiError> {
-    if state.db.ping().await { Ok(Json(HealthStatus { status: "ok".to_owned() })) } else { Err(ApiError::not_ready()) }
+    if state.db.ready().await { Ok(Json(HealthStatus { status: "ok".to_owned() })) } else { Err(ApiError::not_ready()) }
 }

@@ -21,12 +21,13 @@ mod virtual_accounts;
 use axum::{
     Router,
     extract::{DefaultBodyLimit, Request, State},
-    http::Method,
+    http::{HeaderValue, Method, header::CACHE_CONTROL},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
 use tower_http::{
     catch_panic::CatchPanicLayer,
+    set_header::SetResponseHeaderLayer,
     trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
@@ -145,6 +146,11 @@ pub fn app(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(CatchPanicLayer::custom(|_panic| ApiError::internal("handler panicked").into_response()))
+        // Outside everything else, so no answer escapes it (errors and panics included): answers
+        // carry values and tokens, and no cache on the way may keep them.
+        .layer(SetResponseHeaderLayer::overriding(CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        // Who the client is, before anything asks (the failure limit, later the audit trail).
+        .layer(middleware::from_fn_with_state(state.trusted_proxies.clone(), crate::client_addr::remember))
         .with_state(state)
 }
 

@@ -21,6 +21,7 @@ const SQLITE: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0002_access_control.sql"),
     },
     Migration { version: 3, name: "encryption", sql: include_str!("../../migrations/sqlite/0003_encryption.sql") },
+    Migration { version: 4, name: "hostile_auth", sql: include_str!("../../migrations/sqlite/0004_hostile_auth.sql") },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -31,6 +32,11 @@ const POSTGRES: &[Migration] = &[
         sql: include_str!("../../migrations/postgres/0002_access_control.sql"),
     },
     Migration { version: 3, name: "encryption", sql: include_str!("../../migrations/postgres/0003_encryption.sql") },
+    Migration {
+        version: 4,
+        name: "hostile_auth",
+        sql: include_str!("../../migrations/postgres/0004_hostile_auth.sql"),
+    },
 ];
 
 /// Arbitrary constant naming this service's migration lock among PostgreSQL advisory locks.

@@ -61,7 +61,7 @@ pub mod virtual_accounts;
 use std::{
     str::FromStr,
     sync::{Arc, Weak},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use sqlx::{
@@ -135,7 +135,16 @@ pub struct Db {
     writer: Option<Arc<GroupCommit>>,
     /// SQLite on a file only: connections for point reads on the calling thread.
     readers: Option<Arc<SqliteReaders>>,
+    /// The last write probe of [`Db::ready`]: when, and whether it succeeded.
+    probe: Arc<Mutex<Option<(Instant, bool)>>>,
 }
+
+/// How long a write probe's outcome stands: `/readyz` needs no token, so however often it is
+/// called, the database sees at most one probe write per this interval.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// A probe write that has not committed by then counts as failed (SQLite waits up to its busy
+/// timeout, 10 s, for a lock another process holds).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// SQLite's group commit: the batch behind its FIFO mutex, and the flusher's wake-up.
 struct GroupCommit {
@@ -400,6 +409,13 @@ impl Db {
             }
             _ => url.to_owned(),
         };
+        // Only where SQLite itself would create the file (not with `mode=ro` or `mode=rw`).
+        if backend == Backend::Sqlite
+            && url.contains("mode=rwc")
+            && let Some(file) = sqlite_read::database_file(&url)?
+        {
+            create_private(&file)?;
+        }
         let options = AnyConnectOptions::from_str(&url)?;
         let pool_options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         let pool = match backend {
@@ -437,7 +453,7 @@ impl Db {
             tokio::spawn(run_flusher(Arc::downgrade(&batch), flush.clone()));
             Arc::new(GroupCommit { batch, flush })
         });
-        let mut db = Self { pool, backend, writer, readers: None };
+        let mut db = Self { pool, backend, writer, readers: None, probe: Arc::default() };
         migrate::run(&db).await?;
         if backend == Backend::Sqlite
             && let Some(file) = sqlite_read::database_file(&url)?
@@ -480,6 +496,38 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
+    /// True when the database takes a write: one row of `health_probe` rewritten and committed
+    /// (durably, as any write), within [`PROBE_TIMEOUT`]. A database that still answers reads
+    /// but not writes (disk full, read-only, a lock held elsewhere) is not ready. The outcome
+    /// stands for [`PROBE_EVERY`], and concurrent callers share one probe.
+    pub async fn ready(&self) -> bool {
+        let mut last = self.probe.lock().await;
+        if let Some((at, ok)) = *last
+            && at.elapsed() < PROBE_EVERY
+        {
+            return ok;
+        }
+        let ok = match tokio::time::timeout(PROBE_TIMEOUT, self.probe_write()).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness: the database does not take writes");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("readiness: a write did not commit within {PROBE_TIMEOUT:?}");
+                false
+            }
+        };
+        *last = Some((Instant::now(), ok));
+        ok
+    }
+
+    async fn probe_write(&self) -> StoreResult<()> {
+        let mut wtx = self.begin_write().await?;
+        sqlx::query("UPDATE health_probe SET probed_at = $1 WHERE id = 1").bind(now_ms()).execute(wtx.conn()).await?;
+        wtx.commit().await
+    }
+
     /// Commits what the SQLite batch holds, then closes the pool (which waits for every
     /// connection to come back).
     pub async fn close(&self) {
@@ -487,6 +535,22 @@ impl Db {
             flush(&mut *writer.batch.lock().await).await;
         }
         self.pool.close().await;
+    }
+}
+
+/// Creates the SQLite database file readable by its owner only (0600), if it does not exist:
+/// SQLite would create it with the umask's default (usually 0644), and it holds the wrapped data
+/// keys and every sealed value. SQLite gives its `-wal` and `-shm` files the database file's mode.
+/// An existing file keeps the mode its operator gave it.
+fn create_private(file: &std::path::Path) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot create {}", file.display()))),
     }
 }
 

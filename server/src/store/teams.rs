@@ -84,6 +84,12 @@ pub async fn upsert(
             id
         }
         None => {
+            if !may_update_any && is_retired(conn, &actor.tenant_id, spec.name).await? {
+                return Err(StoreError::Forbidden(format!(
+                    "team name {} belonged to a deleted team; only a tenant admin may create a team under it",
+                    spec.name
+                )));
+            }
             let id = new_id();
             sqlx::query(
                 "INSERT INTO teams (id, tenant_id, name, description, manifest, created_by_id, created_by_slug,
@@ -204,18 +210,38 @@ pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<TeamWithMemb
     load(&mut conn, tenant_id, id).await
 }
 
+/// Deletes the team (its members and the group roles bound to it go with it) and retires its
+/// name: only a tenant admin may create a team under it again, so a group manifest re-applied
+/// later that names `team:<name>` cannot grant its role to whoever re-created the name.
 pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
     let mut wtx = db.begin_write().await?;
-    let deleted = sqlx::query("DELETE FROM teams WHERE id = $1 AND tenant_id = $2")
+    let name: Option<String> = sqlx::query_scalar("DELETE FROM teams WHERE id = $1 AND tenant_id = $2 RETURNING name")
         .bind(id)
         .bind(tenant_id)
-        .execute(wtx.conn())
+        .fetch_optional(wtx.conn())
         .await?;
-    if deleted.rows_affected() == 0 {
-        return Err(StoreError::NotFound("team"));
-    }
+    let name = name.ok_or(StoreError::NotFound("team"))?;
+    sqlx::query(
+        "INSERT INTO retired_team_names (tenant_id, name, retired_at) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, name) DO UPDATE SET retired_at = excluded.retired_at",
+    )
+    .bind(tenant_id)
+    .bind(&name)
+    .bind(now_ms())
+    .execute(wtx.conn())
+    .await?;
     wtx.commit().await?;
     Ok(())
+}
+
+/// True when a deleted team of the tenant had this name.
+async fn is_retired(conn: &mut AnyConnection, tenant_id: &str, name: &str) -> StoreResult<bool> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM retired_team_names WHERE tenant_id = $1 AND name = $2")
+        .bind(tenant_id)
+        .bind(name)
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
 }
 
 /// The names and ids of the teams a user is a member or manager of.

@@ -53,6 +53,22 @@ pub struct PatRow {
     pub revoked_at: Option<i64>,
 }
 
+/// Keyed hashes of the tokens valid at `now` that were created at or after `since` (epoch ms),
+/// newest first, at most `limit`, each with its `created_at`. Feeds the failure limiter's set of
+/// known tokens (`crate::ratelimit`).
+pub async fn valid_hashes_since(db: &Db, since: i64, now: i64, limit: i64) -> StoreResult<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT token_hash, created_at FROM access_tokens
+         WHERE created_at >= $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
+         ORDER BY created_at DESC LIMIT $3",
+    )
+    .bind(since)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?)
+}
+
 pub async fn owner(db: &Db, token_hash: &str) -> StoreResult<Option<TokenOwner>> {
     Ok(sqlx::query_as(
         "SELECT k.id AS token_id, k.token_hash, k.expires_at, k.revoked_at,

@@ -75,11 +75,11 @@ impl TestServer {
     /// A server whose failed-authentication limit is `limit` (0: off), for tests that fail
     /// authentication on purpose more often than a client would.
     pub async fn start_with_auth_limit(backend: Backend, limit: u32) -> Self {
-        Self::start_configured(backend, |args| args.auth_failure_limit = limit).await
+        Self::start_with(backend, |args| args.auth_failure_limit = limit).await
     }
 
-    /// A server with settings changed from the defaults by `configure`.
-    pub async fn start_configured(backend: Backend, configure: impl FnOnce(&mut ServeArgs)) -> Self {
+    /// A server started with the default settings as changed by `configure`.
+    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut ServeArgs)) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let (database_url, postgres_database) = match backend {
             Backend::Sqlite => (format!("sqlite://{}", dir.path().join("test.db").display()), None),
@@ -106,6 +106,7 @@ impl TestServer {
             auth_failure_limit: 20,
             token_cache_ttl_ms: TOKEN_CACHE_TTL_MS,
             list_timeout_ms: 10_000,
+            trusted_proxies: Default::default(),
         };
         configure(&mut args);
         let mut server = Self {
@@ -257,7 +258,7 @@ pub fn random_master_key() -> String {
     base64::engine::general_purpose::STANDARD.encode(*secret_groups_server::crypto::random_key())
 }
 
-async fn admin_execute(sql: &str) {
+pub async fn admin_execute(sql: &str) {
     let url = format!("{}/test", postgres_base_url());
     let mut conn = sqlx::PgConnection::connect(&url)
         .await

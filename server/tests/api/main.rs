@@ -13,6 +13,7 @@ mod contract;
 mod encryption;
 mod errors;
 mod groups;
+mod hostile_auth;
 mod identity;
 mod lists;
 mod secrets;
