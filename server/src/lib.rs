@@ -7,7 +7,9 @@
 pub mod api;
 pub mod auth;
 pub mod authz;
+pub mod body_budget;
 pub mod config;
+pub mod conn;
 pub mod crypto;
 pub mod error;
 pub mod key_admin;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::{crypto::Keyring, ratelimit::AuthLimiter, store::Db, token_cache::TokenCache};
+use crate::{body_budget::BodyBudget, crypto::Keyring, ratelimit::AuthLimiter, store::Db, token_cache::TokenCache};
 
 /// The secret-store integration this server is (10b): its own encrypted store.
 #[derive(Debug, Clone)]
@@ -27,4 +27,6 @@ pub struct AppState {
     pub integration: Arc<Integration>,
     pub auth_limiter: Arc<AuthLimiter>,
     pub token_cache: Arc<TokenCache>,
+    /// Memory and time request bodies may take (see `body_budget`).
+    pub bodies: Arc<BodyBudget>,
 }

@@ -100,6 +100,7 @@ impl TestServer {
             integration_fqn: "internal:secret-store:internal-secret-store".to_owned(),
             auth_failure_limit: limit,
             token_cache_ttl_ms: TOKEN_CACHE_TTL_MS,
+            connections: Default::default(),
         };
         let mut server = Self {
             base_url: String::new(),

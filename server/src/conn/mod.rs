@@ -1,0 +1,267 @@
+//! Accepting and serving connections: our own accept loop over hyper's HTTP/1 connection,
+//! because `axum::serve` has no connection cap, no timeouts and a shutdown that waits for ever.
+//!
+//! - At most `max_connections` are served at once; one more is answered 503 (an `HttpError`)
+//!   and closed, so the ones being served keep their answers.
+//! - Each connection's socket is a [`guard::GuardedIo`]: header, idle and write-stall
+//!   timeouts, and our own 414/431 answers.
+//! - On shutdown the listener closes, idle connections close, in-flight requests get
+//!   `shutdown_timeout` to finish, and whatever is left is cut.
+
+mod guard;
+
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::{Router, body::Body, extract::ConnectInfo};
+use hyper::{body::Incoming, server::conn::http1, service::service_fn};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::{
+    io::{AsyncReadExt as _, AsyncWriteExt as _},
+    net::{TcpListener, TcpStream},
+    sync::{OwnedSemaphorePermit, Semaphore, watch},
+    task::JoinSet,
+    time::timeout,
+};
+use tower::ServiceExt as _;
+
+use guard::{GuardedIo, Progress, Timeouts};
+pub use guard::{MAX_HEAD_BYTES, MAX_HEADERS, MAX_URI_BYTES};
+
+use crate::{config::ConnectionArgs, error::ApiError};
+
+/// Connections refused with a 503 at once, each for at most [`REFUSAL_TIME`]; beyond that a
+/// connection over the cap is closed without an answer.
+const REFUSAL_SLOTS: usize = 64;
+const REFUSAL_TIME: Duration = Duration::from_secs(1);
+/// hyper's own head limits, above ours so that ours (with a JSON body) are met first.
+const HYPER_MAX_BUF: usize = 2 * MAX_HEAD_BYTES;
+const HYPER_MAX_HEADERS: usize = MAX_HEADERS + 28;
+/// Descriptors kept for the database, the log and the listener beyond the connections.
+const SPARE_DESCRIPTORS: u64 = 128;
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains as described above.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: &ConnectionArgs,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    raise_open_files_limit(u64::from(limits.max_connections) + SPARE_DESCRIPTORS);
+    let server = Server::new(app, limits);
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => server.admit(stream, peer, &stopped, &mut tasks),
+                Err(e) => {
+                    // Out of descriptors or memory: waiting lets connections close instead of
+                    // spinning on accept.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    drop(listener);
+    // No receiver left only means no connection is open.
+    let _ = stop.send(true);
+    let drained = timeout(limits.shutdown_timeout, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(connections = tasks.len(), "shutdown deadline passed; closing the connections left");
+        tasks.shutdown().await;
+    }
+    Ok(())
+}
+
+/// What every connection shares.
+struct Server {
+    app: Router,
+    http: Arc<http1::Builder>,
+    timeouts: Timeouts,
+    connections: Arc<Semaphore>,
+    refusals: Arc<Semaphore>,
+}
+
+impl Server {
+    fn new(app: Router, limits: &ConnectionArgs) -> Self {
+        let timeouts =
+            Timeouts { header: limits.header_timeout, idle: limits.idle_timeout, write: limits.body_timeout };
+        let mut http = http1::Builder::new();
+        // hyper's header timer runs from the moment it waits for a head, idle time included:
+        // a backstop only; the guard applies the idle and header timeouts separately.
+        http.timer(TokioTimer::new())
+            .header_read_timeout(limits.idle_timeout + limits.header_timeout)
+            .max_buf_size(HYPER_MAX_BUF)
+            .max_headers(HYPER_MAX_HEADERS)
+            .keep_alive(true);
+        let connections = usize::try_from(limits.max_connections).unwrap_or(usize::MAX).min(Semaphore::MAX_PERMITS);
+        Self {
+            app,
+            http: Arc::new(http),
+            timeouts,
+            connections: Arc::new(Semaphore::new(connections)),
+            refusals: Arc::new(Semaphore::new(REFUSAL_SLOTS)),
+        }
+    }
+
+    /// Serves `stream` if under the cap; otherwise answers 503 (while refusal slots last).
+    fn admit(&self, stream: TcpStream, peer: SocketAddr, stopped: &watch::Receiver<bool>, tasks: &mut JoinSet<()>) {
+        // Answers are written whole; delaying small writes would only add latency.
+        let _ = stream.set_nodelay(true);
+        match self.connections.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let connection = Connection {
+                    app: self.app.clone(),
+                    http: self.http.clone(),
+                    timeouts: self.timeouts,
+                    peer,
+                    _permit: permit,
+                };
+                tasks.spawn(connection.run(stream, stopped.clone()));
+            }
+            Err(_) => match self.refusals.clone().try_acquire_owned() {
+                Ok(slot) => {
+                    tasks.spawn(refuse(stream, slot));
+                }
+                Err(_) => tracing::debug!("over the connection cap; closed without an answer"),
+            },
+        }
+    }
+}
+
+/// Answers 503 on a connection over the cap. The request is read (briefly) after the answer
+/// so that closing does not reset the connection before the client has read it.
+async fn refuse(mut stream: TcpStream, _slot: OwnedSemaphorePermit) {
+    let answer = ApiError::busy("the server is serving as many connections as it is set to").into_raw_response();
+    let _ = timeout(REFUSAL_TIME, async {
+        stream.write_all(&answer).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+}
+
+/// One accepted connection and its place under the cap.
+struct Connection {
+    app: Router,
+    http: Arc<http1::Builder>,
+    timeouts: Timeouts,
+    peer: SocketAddr,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    async fn run(self, stream: TcpStream, mut stopped: watch::Receiver<bool>) {
+        let progress = Arc::new(Progress::default());
+        let io = TokioIo::new(GuardedIo::new(stream, progress.clone(), self.timeouts));
+        let (app, peer) = (self.app, self.peer);
+        let service = service_fn(move |mut request: hyper::Request<Incoming>| {
+            // The peer address feeds the failed-authentication limit (auth.rs).
+            request.extensions_mut().insert(ConnectInfo(peer));
+            progress.request_started();
+            let finished = Finished(progress.clone());
+            let app = app.clone();
+            async move {
+                let response = match app.oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                };
+                Ok::<_, Infallible>(response.map(|body| TrackedBody { body, _finished: finished }))
+            }
+        });
+        let connection = self.http.serve_connection(io, service);
+        tokio::pin!(connection);
+        let result = tokio::select! {
+            result = connection.as_mut() => result,
+            () = stop_requested(&mut stopped) => {
+                // Idle connections close now; one in a request closes after its answer.
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        };
+        if let Err(e) = result {
+            // Timeouts and clients that go away are routine.
+            tracing::debug!(peer = %peer, error = %e, "connection ended");
+        }
+    }
+}
+
+/// Resolves when shutdown begins (or the server is gone).
+async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// Counts a response as finished when hyper drops its body (sent, or the connection gone).
+struct Finished(Arc<Progress>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.response_finished();
+    }
+}
+
+/// A response body that reports, by being dropped, that the connection is between requests.
+struct TrackedBody {
+    body: Body,
+    _finished: Finished,
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Raises the soft open-files limit towards `wanted` (up to the hard limit), since each
+/// connection is a descriptor and many systems start services with a soft limit of 1,024.
+fn raise_open_files_limit(wanted: u64) {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return;
+            }
+            if limit.rlim_cur >= wanted as libc::rlim_t {
+                return;
+            }
+            let raised = libc::rlimit { rlim_cur: (wanted as libc::rlim_t).min(limit.rlim_max), ..limit };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 || raised.rlim_cur < wanted as libc::rlim_t {
+                tracing::warn!(
+                    open_files = raised.rlim_cur,
+                    wanted,
+                    "the open-files limit is below SG_MAX_CONNECTIONS plus spare; \
+                     connections beyond it fail to be accepted"
+                );
+            }
+        }
+    }
+}
