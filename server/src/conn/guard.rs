@@ -46,25 +46,49 @@ pub struct Timeouts {
 
 /// Requests handed to the application and responses hyper has finished taking, on one
 /// connection. Equal counts mean the connection waits for a new head.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Progress {
     started: AtomicU64,
     finished: AtomicU64,
+    /// When the counts last changed, in milliseconds after `epoch`.
+    changed_at: AtomicU64,
+    epoch: Instant,
 }
 
 impl Progress {
+    /// A new connection; `epoch` is shared by all, so that their times compare.
+    pub fn new(epoch: Instant) -> Self {
+        let progress =
+            Self { started: AtomicU64::new(0), finished: AtomicU64::new(0), changed_at: AtomicU64::new(0), epoch };
+        progress.touch();
+        progress
+    }
+
+    fn touch(&self) {
+        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.changed_at.store(now, Ordering::Release);
+    }
+
     pub fn request_started(&self) {
         self.started.fetch_add(1, Ordering::AcqRel);
+        self.touch();
     }
 
     pub fn response_finished(&self) {
         self.finished.fetch_add(1, Ordering::AcqRel);
+        self.touch();
     }
 
     /// `Some(responses finished so far)` while no request is in the application.
     fn waiting(&self) -> Option<u64> {
         let finished = self.finished.load(Ordering::Acquire);
         (self.started.load(Ordering::Acquire) == finished).then_some(finished)
+    }
+
+    /// Since when (milliseconds after the epoch) the connection has waited for a head, if it
+    /// does.
+    pub fn waiting_since(&self) -> Option<u64> {
+        self.waiting().map(|_| self.changed_at.load(Ordering::Acquire))
     }
 }
 

@@ -1,14 +1,17 @@
 //! Accepting and serving connections: our own accept loop over hyper's HTTP/1 connection,
 //! because `axum::serve` has no connection cap, no timeouts and a shutdown that waits for ever.
 //!
-//! - At most `max_connections` are served at once; one more is answered 503 (an `HttpError`)
-//!   and closed, so the ones being served keep their answers.
+//! - At most `max_connections` are served at once. One more makes the connection that has
+//!   waited longest for a request head close ([`registry`]) and takes its place; when every
+//!   connection is inside a request, it waits up to a second for one to end, then is answered
+//!   503 (an `HttpError`) and closed. The requests being served keep their answers.
 //! - Each connection's socket is a [`guard::GuardedIo`]: header, idle and write-stall
 //!   timeouts, and our own 414/431 answers.
 //! - On shutdown the listener closes, idle connections close, in-flight requests get
 //!   `shutdown_timeout` to finish, and whatever is left is cut.
 
 mod guard;
+mod registry;
 
 use std::{
     convert::Infallible,
@@ -33,12 +36,15 @@ use tower::ServiceExt as _;
 
 use guard::{GuardedIo, Progress, Timeouts};
 pub use guard::{MAX_HEAD_BYTES, MAX_HEADERS, MAX_URI_BYTES};
+use registry::{Registration, Registry};
 
 use crate::{config::ConnectionArgs, error::ApiError};
 
-/// Connections refused with a 503 at once, each for at most [`REFUSAL_TIME`]; beyond that a
-/// connection over the cap is closed without an answer.
-const REFUSAL_SLOTS: usize = 64;
+/// Connections over the cap that may wait for a place (up to [`ADMISSION_WAIT`]) and then be
+/// refused with a 503 (for up to [`REFUSAL_TIME`]) at once; beyond that a connection over the
+/// cap is closed without an answer.
+const WAITING_SLOTS: usize = 64;
+const ADMISSION_WAIT: Duration = Duration::from_secs(1);
 const REFUSAL_TIME: Duration = Duration::from_secs(1);
 /// hyper's own head limits, above ours so that ours (with a JSON body) are met first.
 const HYPER_MAX_BUF: usize = 2 * MAX_HEAD_BYTES;
@@ -62,7 +68,7 @@ pub async fn serve(
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => server.admit(stream, peer, &stopped, &mut tasks),
+                Ok((stream, peer)) => server.admit(stream, peer, &stopped, &mut tasks).await,
                 Err(e) => {
                     // Out of descriptors or memory: waiting lets connections close instead of
                     // spinning on accept.
@@ -85,12 +91,14 @@ pub async fn serve(
 }
 
 /// What every connection shares.
+#[derive(Clone)]
 struct Server {
     app: Router,
     http: Arc<http1::Builder>,
     timeouts: Timeouts,
     connections: Arc<Semaphore>,
-    refusals: Arc<Semaphore>,
+    waiting: Arc<Semaphore>,
+    registry: Arc<Registry>,
 }
 
 impl Server {
@@ -111,32 +119,62 @@ impl Server {
             http: Arc::new(http),
             timeouts,
             connections: Arc::new(Semaphore::new(connections)),
-            refusals: Arc::new(Semaphore::new(REFUSAL_SLOTS)),
+            waiting: Arc::new(Semaphore::new(WAITING_SLOTS)),
+            registry: Registry::new(),
         }
     }
 
-    /// Serves `stream` if under the cap; otherwise answers 503 (while refusal slots last).
-    fn admit(&self, stream: TcpStream, peer: SocketAddr, stopped: &watch::Receiver<bool>, tasks: &mut JoinSet<()>) {
+    /// Serves `stream` if under the cap; otherwise makes room or answers 503 (see the module).
+    /// Making room is awaited here, so that a flood of new connections waits in the kernel's
+    /// accept queue rather than being dropped, and a real client queued among them is reached.
+    async fn admit(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        stopped: &watch::Receiver<bool>,
+        tasks: &mut JoinSet<()>,
+    ) {
         // Answers are written whole; delaying small writes would only add latency.
         let _ = stream.set_nodelay(true);
-        match self.connections.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let connection = Connection {
-                    app: self.app.clone(),
-                    http: self.http.clone(),
-                    timeouts: self.timeouts,
-                    peer,
-                    _permit: permit,
-                };
-                tasks.spawn(connection.run(stream, stopped.clone()));
-            }
-            Err(_) => match self.refusals.clone().try_acquire_owned() {
-                Ok(slot) => {
-                    tasks.spawn(refuse(stream, slot));
-                }
-                Err(_) => tracing::debug!("over the connection cap; closed without an answer"),
-            },
+        let stopped = stopped.clone();
+        if let Ok(permit) = self.connections.clone().try_acquire_owned() {
+            tasks.spawn(self.clone().run(stream, peer, permit, stopped));
+            return;
         }
+        if self.registry.evict_longest_waiting()
+            && let Ok(Ok(permit)) = timeout(ADMISSION_WAIT, self.connections.clone().acquire_owned()).await
+        {
+            tasks.spawn(self.clone().run(stream, peer, permit, stopped));
+            return;
+        }
+        // Every connection is inside a request: wait aside for one to end, or refuse.
+        let Ok(slot) = self.waiting.clone().try_acquire_owned() else {
+            tracing::debug!("over the connection cap with every waiting slot taken; closed without an answer");
+            return;
+        };
+        let server = self.clone();
+        tasks.spawn(async move {
+            match timeout(ADMISSION_WAIT, server.connections.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => {
+                    drop(slot);
+                    server.run(stream, peer, permit, stopped).await;
+                }
+                _ => refuse(stream, slot).await,
+            }
+        });
+    }
+
+    /// Serves one connection while it holds `permit`.
+    async fn run(
+        self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        permit: OwnedSemaphorePermit,
+        stopped: watch::Receiver<bool>,
+    ) {
+        let registration = self.registry.register();
+        let connection = Connection { app: self.app, http: self.http, timeouts: self.timeouts, peer, _permit: permit };
+        connection.run(stream, registration, stopped).await;
     }
 }
 
@@ -164,8 +202,9 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(self, stream: TcpStream, mut stopped: watch::Receiver<bool>) {
-        let progress = Arc::new(Progress::default());
+    async fn run(self, stream: TcpStream, registration: Registration, mut stopped: watch::Receiver<bool>) {
+        let entry = registration.entry.clone();
+        let progress = entry.progress.clone();
         let io = TokioIo::new(GuardedIo::new(stream, progress.clone(), self.timeouts));
         let (app, peer) = (self.app, self.peer);
         let service = service_fn(move |mut request: hyper::Request<Incoming>| {
@@ -187,11 +226,27 @@ impl Connection {
         let result = tokio::select! {
             result = connection.as_mut() => result,
             () = stop_requested(&mut stopped) => {
-                // Idle connections close now; one in a request closes after its answer.
+                // Connections waiting for a head close now (hyper would wait for a new
+                // connection's first one); one in a request closes after its answer.
+                if entry.progress.waiting_since().is_some() {
+                    return;
+                }
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+            () = entry.evict.notified() => {
+                // Chosen to make room while waiting for a head: closed at once (hyper's own
+                // graceful shutdown would wait for a new connection's first head). Should a
+                // request have begun since, it is answered first.
+                if entry.progress.waiting_since().is_some() {
+                    tracing::debug!(peer = %peer, "closed a connection waiting for a head to make room");
+                    return;
+                }
                 connection.as_mut().graceful_shutdown();
                 connection.await
             }
         };
+        drop(registration);
         if let Err(e) = result {
             // Timeouts and clients that go away are routine.
             tracing::debug!(peer = %peer, error = %e, "connection ended");

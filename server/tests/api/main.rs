@@ -13,6 +13,7 @@ mod contract;
 mod encryption;
 mod errors;
 mod groups;
+mod hostile_connections;
 mod identity;
 mod secrets;
 mod token_cache;
