@@ -44,6 +44,8 @@ use crate::{config::ConnectionArgs, error::ApiError};
 /// refused with a 503 (for up to [`REFUSAL_TIME`]) at once; beyond that a connection over the
 /// cap is closed without an answer.
 const WAITING_SLOTS: usize = 64;
+/// Connections waiting for a head closed at once when the cap is reached (see `registry`).
+const EVICTED_AT_ONCE: usize = 16;
 const ADMISSION_WAIT: Duration = Duration::from_secs(1);
 const REFUSAL_TIME: Duration = Duration::from_secs(1);
 /// hyper's own head limits, above ours so that ours (with a JSON body) are met first.
@@ -141,7 +143,7 @@ impl Server {
             tasks.spawn(self.clone().run(stream, peer, permit, stopped));
             return;
         }
-        if self.registry.evict_longest_waiting()
+        if self.registry.evict_longest_waiting(EVICTED_AT_ONCE) > 0
             && let Ok(Ok(permit)) = timeout(ADMISSION_WAIT, self.connections.clone().acquire_owned()).await
         {
             tasks.spawn(self.clone().run(stream, peer, permit, stopped));

@@ -65,25 +65,27 @@ impl Registry {
         Registration { registry: self.clone(), id, entry }
     }
 
-    /// Tells the connection that has waited longest for a head to close; false when every
-    /// connection is inside a request. A scan of at most the cap, only when the cap is reached.
-    pub fn evict_longest_waiting(&self) -> bool {
-        let Ok(open) = self.open.lock() else { return false };
-        let victim = open
+    /// Tells the (up to) `count` connections that have waited longest for a head to close;
+    /// returns how many were told (0 when every connection is inside a request). Several at a
+    /// time, so that a flood of new connections pays for this scan (at most the cap, only when
+    /// the cap is reached) once per `count` of them.
+    pub fn evict_longest_waiting(&self, count: usize) -> usize {
+        let Ok(open) = self.open.lock() else { return 0 };
+        let mut waiting: Vec<(u64, Arc<Entry>)> = open
             .values()
             .filter(|entry| !entry.chosen.load(Ordering::Acquire))
-            .filter_map(|entry| entry.progress.waiting_since().map(|since| (since, entry)))
-            .min_by_key(|(since, _)| *since)
-            .map(|(_, entry)| entry.clone());
+            .filter_map(|entry| entry.progress.waiting_since().map(|since| (since, entry.clone())))
+            .collect();
         drop(open);
-        match victim {
-            Some(entry) => {
-                entry.chosen.store(true, Ordering::Release);
-                // A permit is stored if the connection is not listening yet.
-                entry.evict.notify_one();
-                true
-            }
-            None => false,
+        if waiting.len() > count {
+            waiting.select_nth_unstable_by_key(count, |(since, _)| *since);
+            waiting.truncate(count);
         }
+        for (_, entry) in &waiting {
+            entry.chosen.store(true, Ordering::Release);
+            // A permit is stored if the connection is not listening yet.
+            entry.evict.notify_one();
+        }
+        waiting.len()
     }
 }
