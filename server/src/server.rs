@@ -4,7 +4,6 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use tokio::net::TcpListener;
 
 use crate::{
     api, auth,
@@ -85,7 +84,7 @@ async fn bootstrap(db: &Db, keys: &Keyring, args: &ServeArgs) -> anyhow::Result<
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = prepare(&args).await?;
     let db = state.db.clone();
-    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = crate::conn::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
     let shutdown = shutdown_signal()?;
     tracing::info!(address = %listener.local_addr()?, "serving; Swagger UI at /swagger-ui/");
     // conn::serve hands each request its peer address (the failed-authentication limit).

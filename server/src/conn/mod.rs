@@ -27,7 +27,7 @@ use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
-    net::{TcpListener, TcpStream},
+    net::{TcpListener, TcpSocket, TcpStream},
     sync::{OwnedSemaphorePermit, Semaphore, watch},
     task::JoinSet,
     time::timeout,
@@ -53,6 +53,22 @@ const HYPER_MAX_BUF: usize = 2 * MAX_HEAD_BYTES;
 const HYPER_MAX_HEADERS: usize = MAX_HEADERS + 28;
 /// Descriptors kept for the database, the log and the listener beyond the connections.
 const SPARE_DESCRIPTORS: u64 = 128;
+
+/// Connections the kernel completes and queues before we accept them: a burst of new
+/// connections waits there (while room is made) instead of overflowing the queue, which
+/// would leave clients with sockets the server never sees. The kernel caps it at
+/// `net.core.somaxconn`.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Listens on `address` with a deep accept queue (`ACCEPT_BACKLOG`).
+pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    // As std's bind does: a restarted server may listen while old connections linger.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains as described above.
 pub async fn serve(
