@@ -77,8 +77,8 @@ pub async fn serve(
     limits: &ConnectionArgs,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    raise_open_files_limit(u64::from(limits.max_connections) + SPARE_DESCRIPTORS);
-    let server = Server::new(app, limits);
+    let cap = connection_cap(u64::from(limits.max_connections));
+    let server = Server::new(app, limits, cap);
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
@@ -120,7 +120,7 @@ struct Server {
 }
 
 impl Server {
-    fn new(app: Router, limits: &ConnectionArgs) -> Self {
+    fn new(app: Router, limits: &ConnectionArgs, cap: usize) -> Self {
         let timeouts =
             Timeouts { header: limits.header_timeout, idle: limits.idle_timeout, write: limits.body_timeout };
         let mut http = http1::Builder::new();
@@ -131,12 +131,11 @@ impl Server {
             .max_buf_size(HYPER_MAX_BUF)
             .max_headers(HYPER_MAX_HEADERS)
             .keep_alive(true);
-        let connections = usize::try_from(limits.max_connections).unwrap_or(usize::MAX).min(Semaphore::MAX_PERMITS);
         Self {
             app,
             http: Arc::new(http),
             timeouts,
-            connections: Arc::new(Semaphore::new(connections)),
+            connections: Arc::new(Semaphore::new(cap.clamp(1, Semaphore::MAX_PERMITS))),
             waiting: Arc::new(Semaphore::new(WAITING_SLOTS)),
             registry: Registry::new(),
         }
@@ -312,29 +311,53 @@ impl http_body::Body for TrackedBody {
     }
 }
 
+/// The connection cap in force: `wanted`, or less if the process may not open that many
+/// descriptors. Out of descriptors, accept fails and nobody is served until a connection closes;
+/// under the cap, room is made (see the module).
+fn connection_cap(wanted: u64) -> usize {
+    let allowed = raise_open_files_limit(wanted + SPARE_DESCRIPTORS);
+    let cap = match allowed {
+        Some(allowed) if allowed < wanted + SPARE_DESCRIPTORS => {
+            let cap = allowed.saturating_sub(SPARE_DESCRIPTORS).max(allowed / 2).max(1);
+            tracing::warn!(
+                open_files = allowed,
+                max_connections = wanted,
+                serving = cap,
+                "the open-files limit is below SG_MAX_CONNECTIONS plus spare; serving fewer connections at once"
+            );
+            cap
+        }
+        _ => wanted,
+    };
+    usize::try_from(cap).unwrap_or(usize::MAX)
+}
+
 /// Raises the soft open-files limit towards `wanted` (up to the hard limit), since each
 /// connection is a descriptor and many systems start services with a soft limit of 1,024.
-fn raise_open_files_limit(wanted: u64) {
+/// Returns the limit in force (`None` where there is no such limit or it cannot be read).
+fn raise_open_files_limit(wanted: u64) -> Option<u64> {
     #[cfg(unix)]
     {
         let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         // SAFETY: getrlimit/setrlimit only read and write the struct passed.
         unsafe {
             if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-                return;
+                return None;
             }
-            if limit.rlim_cur >= wanted as libc::rlim_t {
-                return;
-            }
-            let raised = libc::rlimit { rlim_cur: (wanted as libc::rlim_t).min(limit.rlim_max), ..limit };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 || raised.rlim_cur < wanted as libc::rlim_t {
-                tracing::warn!(
-                    open_files = raised.rlim_cur,
-                    wanted,
-                    "the open-files limit is below SG_MAX_CONNECTIONS plus spare; \
-                     connections beyond it fail to be accepted"
-                );
+            if limit.rlim_cur < wanted as libc::rlim_t {
+                let raised = libc::rlimit { rlim_cur: (wanted as libc::rlim_t).min(limit.rlim_max), ..limit };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                    limit = raised;
+                }
             }
         }
+        // `rlim_t` is u64 on Linux, not on every Unix.
+        #[allow(clippy::unnecessary_cast)]
+        Some(limit.rlim_cur as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = wanted;
+        None
     }
 }
