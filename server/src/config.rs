@@ -167,6 +167,60 @@ pub struct ServeArgs {
     /// `X-Forwarded-For` / `Forwarded` header names the client; empty: the peer is the client.
     #[arg(long, env = "SG_TRUSTED_PROXIES", default_value = "", value_parser = TrustedProxies::parse)]
     pub trusted_proxies: TrustedProxies,
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
+}
+
+/// Connection limits, timeouts and the shutdown deadline (README, "Running it in production").
+/// Durations are seconds; fractions are allowed (`0.5`).
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// Connections served at once; one more is answered 503 and closed.
+    #[arg(long, env = "SG_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// Bytes of request bodies held in memory at once, across all connections (at least one
+    /// largest body, 4 MiB). A body waits for room, then gets 503.
+    #[arg(long, env = "SG_MAX_BODY_MEMORY", default_value_t = 64 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(4 * 1024 * 1024..=1 << 40))]
+    pub max_body_memory: u64,
+    /// Seconds a client has to send a request's head (line and headers) once it started it, and
+    /// a new connection to send its first one.
+    #[arg(long, env = "SG_HEADER_TIMEOUT", default_value = "10", value_parser = seconds)]
+    pub header_timeout: std::time::Duration,
+    /// Seconds a client has to send a whole request body (408 after), and a stalled response
+    /// write is given before the connection is closed.
+    #[arg(long, env = "SG_BODY_TIMEOUT", default_value = "30", value_parser = seconds)]
+    pub body_timeout: std::time::Duration,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, env = "SG_IDLE_TIMEOUT", default_value = "60", value_parser = seconds)]
+    pub idle_timeout: std::time::Duration,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT; then the rest are cut.
+    #[arg(long, env = "SG_SHUTDOWN_TIMEOUT", default_value = "30", value_parser = seconds)]
+    pub shutdown_timeout: std::time::Duration,
+}
+
+impl Default for ConnectionArgs {
+    fn default() -> Self {
+        use std::time::Duration;
+        Self {
+            max_connections: 1024,
+            max_body_memory: 64 * 1024 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A duration in seconds, fractions allowed, from 1 ms to a day.
+fn seconds(text: &str) -> Result<std::time::Duration, String> {
+    let value: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(0.001..=86_400.0).contains(&value) {
+        return Err("must be between 0.001 and 86400 seconds".to_owned());
+    }
+    Ok(std::time::Duration::from_secs_f64(value))
 }
 
 #[derive(Debug, Clone, Args)]

@@ -92,12 +92,24 @@ impl ApiError {
     }
 
     /// A list that scans waited too long for its turn: others' lists are using every slot.
-    pub fn busy(waited: std::time::Duration) -> Self {
+    pub fn list_busy(waited: std::time::Duration) -> Self {
         let mut err = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
             format!("too many lists are running; this one waited {} ms for its turn, retry later", waited.as_millis()),
         );
+        err.retry_after = Some(1);
+        err
+    }
+
+    /// The client did not send its request body within the body timeout.
+    pub fn body_timeout() -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", "the request body did not arrive in time")
+    }
+
+    /// A shared limit (connections, body memory) is reached; the client may retry shortly.
+    pub fn busy(message: impl Into<String>) -> Self {
+        let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_busy", message);
         err.retry_after = Some(1);
         err
     }
@@ -115,6 +127,20 @@ impl ApiError {
         )
     }
 
+    /// The request line's target is longer than the server reads.
+    pub fn uri_too_long(limit: usize) -> Self {
+        Self::new(StatusCode::URI_TOO_LONG, "uri_too_long", format!("the request target is longer than {limit} bytes"))
+    }
+
+    /// The request head (line and headers) is larger than the server reads.
+    pub fn headers_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("the request head is larger than {limit} bytes or has too many header lines"),
+        )
+    }
+
     pub fn not_ready() -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "database is not reachable or cannot take writes")
     }
@@ -129,6 +155,35 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    fn body(&self) -> HttpError {
+        HttpError {
+            status_code: i32::from(self.status.as_u16()),
+            message: self.message.clone(),
+            code: Some(self.code.to_owned()),
+            details: (!self.details.is_empty()).then(|| self.details.clone()),
+        }
+    }
+
+    /// The whole HTTP/1.1 answer as bytes, closing the connection: for the few answers written
+    /// on a socket before (or instead of) hyper and the application (`crate::conn`).
+    pub fn into_raw_response(self) -> Vec<u8> {
+        // Serializing a struct of strings and JSON values cannot fail.
+        let body = serde_json::to_vec(&self.body()).unwrap_or_default();
+        let reason = self.status.canonical_reason().unwrap_or("");
+        let mut head = format!(
+            "HTTP/1.1 {} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+            self.status.as_u16(),
+            body.len()
+        );
+        if let Some(seconds) = self.retry_after {
+            head.push_str(&format!("retry-after: {seconds}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&body);
+        bytes
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -136,12 +191,7 @@ impl IntoResponse for ApiError {
         if let Some(detail) = &self.internal {
             tracing::error!(status = self.status.as_u16(), detail = %detail, "request failed");
         }
-        let body = HttpError {
-            status_code: i32::from(self.status.as_u16()),
-            message: self.message,
-            code: Some(self.code.to_owned()),
-            details: (!self.details.is_empty()).then_some(self.details),
-        };
+        let body = self.body();
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -155,7 +205,7 @@ impl IntoResponse for ApiError {
 
 impl From<crate::list_gate::QueueTimeout> for ApiError {
     fn from(timeout: crate::list_gate::QueueTimeout) -> Self {
-        ApiError::busy(timeout.0)
+        ApiError::list_busy(timeout.0)
     }
 }
 

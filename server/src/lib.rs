@@ -7,8 +7,10 @@
 pub mod api;
 pub mod auth;
 pub mod authz;
+pub mod body_budget;
 pub mod client_addr;
 pub mod config;
+pub mod conn;
 pub mod crypto;
 pub mod error;
 pub mod key_admin;

@@ -4,10 +4,10 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use tokio::net::TcpListener;
 
 use crate::{
     api, auth,
+    body_budget::BodyBudget,
     config::{CreateTenantArgs, CreateTokenArgs, CreateUserArgs, DatabaseArgs, ServeArgs},
     crypto::{KeySource, Keyring},
     list_gate::ListGate,
@@ -51,6 +51,11 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
         lists: Arc::new(ListGate::new(cores().saturating_sub(1).max(1), Duration::from_millis(args.list_timeout_ms))),
         list_bounds: ReadBounds { time_limit: Duration::from_millis(args.list_timeout_ms) },
         trusted_proxies: Arc::new(args.trusted_proxies.clone()),
+        bodies: Arc::new(BodyBudget::new(
+            args.connections.max_body_memory,
+            api::MAX_BODY_BYTES,
+            args.connections.body_timeout,
+        )),
     })
 }
 
@@ -85,17 +90,17 @@ async fn bootstrap(db: &Db, keys: &Keyring, args: &ServeArgs) -> anyhow::Result<
     Ok(())
 }
 
-/// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
+/// Serves until SIGINT or SIGTERM, then finishes in-flight requests within the shutdown
+/// deadline.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = prepare(&args).await?;
     let db = state.db.clone();
-    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = crate::conn::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
     let shutdown = shutdown_signal()?;
     tracing::info!(address = %listener.local_addr()?, "serving; Swagger UI at /swagger-ui/");
-    // The peer address (or, behind a trusted proxy, the one it forwards) feeds the
-    // failed-authentication limit.
-    let app = api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    // conn::serve hands each request its peer address (the failed-authentication limit).
+    crate::conn::serve(listener, api::app(state), &args.connections, shutdown).await?;
+    // Every write acknowledged so far is flushed here (SQLite's group commit) before exit.
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::{
-    client_addr::TrustedProxies, crypto::Keyring, list_gate::ListGate, ratelimit::AuthLimiter, store::Db,
-    store::page::ReadBounds, token_cache::TokenCache,
+    body_budget::BodyBudget, client_addr::TrustedProxies, crypto::Keyring, list_gate::ListGate, ratelimit::AuthLimiter,
+    store::Db, store::page::ReadBounds, token_cache::TokenCache,
 };
 
 /// The secret-store integration this server is (10b): its own encrypted store.
@@ -36,4 +36,6 @@ pub struct AppState {
     pub list_bounds: ReadBounds,
     /// Whose forwarding headers name the client (`crate::client_addr`).
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// Memory and time request bodies may take (see `body_budget`).
+    pub bodies: Arc<BodyBudget>,
 }

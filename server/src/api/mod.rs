@@ -138,6 +138,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("no such route").into_response() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
         .layer(middleware::from_fn_with_state(state.clone(), forget_verified_tokens))
+        .layer(middleware::from_fn(head_limits))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Only method and path are recorded; bodies and headers (tokens, values) never are.
         .layer(
@@ -152,6 +153,22 @@ pub fn app(state: AppState) -> Router {
         // Who the client is, before anything asks (the failure limit, later the audit trail).
         .layer(middleware::from_fn_with_state(state.trusted_proxies.clone(), crate::client_addr::remember))
         .with_state(state)
+}
+
+/// The request-head limits of `crate::conn`, checked again here where the head is parsed: the
+/// connection guard counts bytes as they arrive and lets a head through that is near a limit,
+/// and servers built on another accept loop (the tests' harness) get the same answers.
+async fn head_limits(request: Request, next: Next) -> Response {
+    let target = request.uri().path_and_query().map_or(0, |target| target.as_str().len());
+    if target > crate::conn::MAX_URI_BYTES {
+        return ApiError::uri_too_long(crate::conn::MAX_URI_BYTES).into_response();
+    }
+    let headers = request.headers();
+    let bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+    if headers.len() > crate::conn::MAX_HEADERS || bytes > crate::conn::MAX_HEAD_BYTES {
+        return ApiError::headers_too_large(crate::conn::MAX_HEAD_BYTES).into_response();
+    }
+    next.run(request).await
 }
 
 /// Clears the verified-token cache after every successful request that may have changed an

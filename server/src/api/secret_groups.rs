@@ -3,7 +3,7 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{JsonBody, PathId, QueryPairs},
+    extract::{JsonBody, PathId, PendingJson, QueryPairs},
     params::{ForceDeleteParams, GroupFilterParams, PageParams},
     responses::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, TooManyRequests, Unauthorized,
@@ -101,9 +101,10 @@ fn empty_page(limit: i64, offset: i64) -> ListSecretGroupsResponse {
 pub async fn create_secret_group(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<CreateSecretGroupRequest>,
+    body: PendingJson<CreateSecretGroupRequest>,
 ) -> Result<Json<SecretGroupResponse>, ApiError> {
     authz::require_user(&caller)?;
+    let body = body.read(&state).await?;
     validate::group_name("name", &body.name)?;
     validate::length("integrationId", &body.integration_id, 1, 512)?;
     if body.integration_id != state.integration.id {
@@ -271,9 +272,10 @@ pub async fn update_secret_group(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
-    JsonBody(body): JsonBody<UpdateSecretGroupRequest>,
+    body: PendingJson<UpdateSecretGroupRequest>,
 ) -> Result<Json<SecretGroupResponse>, ApiError> {
     authz::authorize_group(&state, &caller, &id, GroupAction::WriteSecrets).await?;
+    let body = body.read(&state).await?;
     if body.secrets.is_empty() {
         return Err(ApiError::validation("secrets", "must have at least one item"));
     }

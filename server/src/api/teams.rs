@@ -4,7 +4,7 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{JsonBody, PathId, QueryPairs},
+    extract::{PathId, PendingJson, QueryPairs},
     params::PageParams,
     responses::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
@@ -73,9 +73,10 @@ fn view(caller: &Caller, row: TeamWithMembers) -> Result<Team, ApiError> {
 pub async fn create_or_update_team(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<CreateOrUpdateTeamRequest>,
+    body: PendingJson<CreateOrUpdateTeamRequest>,
 ) -> Result<Json<TeamResponse>, ApiError> {
     authz::require_user(&caller)?;
+    let body = body.read(&state).await?;
     let mut manifest = body.manifest;
     validate::group_name("manifest.name", &manifest.name)?;
     if let Some(name) = &manifest.display_name {

@@ -3,7 +3,7 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{JsonBody, PathId, QueryPairs},
+    extract::{PathId, PendingJson, QueryPairs},
     params::{NameSearchParams, PageParams},
     responses::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
@@ -87,9 +87,10 @@ pub async fn list_personal_access_tokens(
 pub async fn create_personal_access_token(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<CreatePersonalAccessTokenRequest>,
+    body: PendingJson<CreatePersonalAccessTokenRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     authz::require_user(&caller)?;
+    let body = body.read(&state).await?;
     issue(&state, &caller.tenant_id, caller.slug(), &body.name, body.expiration_date.as_deref()).await
 }
 
@@ -115,9 +116,10 @@ pub async fn create_personal_access_token(
 pub async fn create_personal_access_token_for_user(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<CreatePersonalAccessTokenForUserRequest>,
+    body: PendingJson<CreatePersonalAccessTokenForUserRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     authz::require_tenant_admin(&caller)?;
+    let body = body.read(&state).await?;
     issue(&state, &caller.tenant_id, &body.user_email, &body.name, body.expiration_date.as_deref()).await
 }
 
@@ -185,9 +187,10 @@ fn is_token_name(name: &str) -> bool {
 pub async fn revoke_all_personal_access_tokens(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<UserEmailRequest>,
+    body: PendingJson<UserEmailRequest>,
 ) -> Result<Json<EmptyResponse>, ApiError> {
     authz::require_tenant_admin(&caller)?;
+    let body = body.read(&state).await?;
     super::users::check_tenant_name(&caller, body.tenant_name.as_deref())?;
     tokens::revoke_all(&state.db, &caller.tenant_id, &body.email).await?;
     Ok(Json(EmptyResponse {}))

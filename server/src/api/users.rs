@@ -4,7 +4,7 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{JsonBody, PathId, QueryPairs},
+    extract::{PathId, PendingJson, QueryPairs},
     params::{PageParams, UserFilterParams},
     responses::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
@@ -150,9 +150,10 @@ pub async fn delete_user(
 pub async fn update_user_roles(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<UpdateUserRolesRequest>,
+    body: PendingJson<UpdateUserRolesRequest>,
 ) -> Result<Json<EmptyResponse>, ApiError> {
     authz::require_tenant_admin(&caller)?;
+    let body = body.read(&state).await?;
     let role = match body.roles.as_slice() {
         [TenantRole::TenantAdmin] => ROLE_TENANT_ADMIN,
         [TenantRole::TenantMember] => ROLE_TENANT_MEMBER,
@@ -184,9 +185,10 @@ pub async fn update_user_roles(
 pub async fn deactivate_user(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<UserEmailRequest>,
+    body: PendingJson<UserEmailRequest>,
 ) -> Result<Json<EmptyResponse>, ApiError> {
     authz::require_tenant_admin(&caller)?;
+    let body = body.read(&state).await?;
     check_tenant_name(&caller, body.tenant_name.as_deref())?;
     identity::change_user(&state.db, &caller.tenant_id, &body.email, UserChange::Deactivate).await?;
     Ok(Json(EmptyResponse {}))
@@ -213,9 +215,10 @@ pub async fn deactivate_user(
 pub async fn activate_user(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<UserEmailRequest>,
+    body: PendingJson<UserEmailRequest>,
 ) -> Result<Json<EmptyResponse>, ApiError> {
     authz::require_tenant_admin(&caller)?;
+    let body = body.read(&state).await?;
     check_tenant_name(&caller, body.tenant_name.as_deref())?;
     identity::change_user(&state.db, &caller.tenant_id, &body.email, UserChange::Activate).await?;
     Ok(Json(EmptyResponse {}))

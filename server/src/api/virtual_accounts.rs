@@ -3,7 +3,7 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{JsonBody, PathId, QueryPairs},
+    extract::{PathId, PendingJson, QueryPairs},
     params::{NameParams, PageParams, VirtualAccountFilterParams},
     responses::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
@@ -111,9 +111,10 @@ pub async fn list_virtual_accounts(
 pub async fn create_or_update_virtual_account(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<CreateOrUpdateVirtualAccountRequest>,
+    body: PendingJson<CreateOrUpdateVirtualAccountRequest>,
 ) -> Result<Json<VirtualAccountResponse>, ApiError> {
     authz::require_tenant_admin(&caller)?;
+    let body = body.read(&state).await?;
     let mut manifest = body.manifest;
     validate::group_name("manifest.name", &manifest.name)?;
     manifest.kind = Some(VirtualAccountManifestType::VirtualAccount);
@@ -302,9 +303,10 @@ pub async fn regenerate_virtual_account_token(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
-    JsonBody(body): JsonBody<RegenerateTokenRequest>,
+    body: PendingJson<RegenerateTokenRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     authz::require_tenant_admin(&caller)?;
+    let body = body.read(&state).await?;
     let minutes = body.grace_period_in_minutes;
     if !minutes.is_finite() || !(0.0..=525_600.0).contains(&minutes) {
         return Err(ApiError::validation("gracePeriodInMinutes", "must be between 0 and 525600"));

@@ -107,6 +107,7 @@ impl TestServer {
             token_cache_ttl_ms: TOKEN_CACHE_TTL_MS,
             list_timeout_ms: 10_000,
             trusted_proxies: Default::default(),
+            connections: Default::default(),
         };
         configure(&mut args);
         let mut server = Self {

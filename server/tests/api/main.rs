@@ -14,6 +14,7 @@ mod encryption;
 mod errors;
 mod groups;
 mod hostile_auth;
+mod hostile_connections;
 mod identity;
 mod lists;
 mod secrets;
