@@ -49,7 +49,7 @@ async fn run() -> anyhow::Result<()> {
         .init();
     match cli.command {
         None => server::serve(cli.serve).await,
-        Some(Command::Serve(args)) => server::serve(args).await,
+        Some(Command::Serve(args)) => server::serve(*args).await,
         Some(Command::Tokens(TokensCommand::Create(args))) => server::create_token(args).await,
         Some(Command::Users(UsersCommand::Create(args))) => server::create_user(args).await,
         Some(Command::Tenants(TenantsCommand::Create(args))) => server::create_tenant(args).await,
