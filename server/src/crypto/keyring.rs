@@ -240,34 +240,37 @@ impl MasterKeys {
 
     /// The loaded key `id`; re-reads a key file (rate-limited) when it is not loaded yet.
     pub fn get(&self, id: &str) -> Result<Arc<MasterKey>, CryptoError> {
-        if let Some(key) = self.keys.read().ok().and_then(|keys| keys.get(id).cloned()) {
+        let unknown = || CryptoError::UnknownMasterKey(id.to_owned());
+        if let Some(key) = self.loaded(id) {
             return Ok(key);
         }
-        if self.reload_due() {
-            match self.source.read() {
-                Ok(keys) => self.merge(&keys),
-                Err(e) => tracing::warn!(error = %e, "cannot re-read the master keys"),
-            }
-            if let Some(key) = self.keys.read().ok().and_then(|keys| keys.get(id).cloned()) {
-                tracing::info!(key_id = id, "loaded a new master key from {}", self.source.describe());
-                return Ok(key);
-            }
+        if !matches!(self.source, KeySource::File(_)) {
+            return Err(unknown());
         }
-        Err(CryptoError::UnknownMasterKey(id.to_owned()))
+        // The re-read happens under this lock, and every miss checks again once it holds it:
+        // readers that miss while another re-reads wait for that re-read and find the key,
+        // instead of failing because a re-read was not due (a 500 during `keys rotate`).
+        let Ok(mut last) = self.last_reload.lock() else {
+            return Err(unknown());
+        };
+        if let Some(key) = self.loaded(id) {
+            return Ok(key);
+        }
+        if last.is_some_and(|at| at.elapsed() < RELOAD_INTERVAL) {
+            return Err(unknown());
+        }
+        *last = Some(Instant::now());
+        match self.source.read() {
+            Ok(keys) => self.merge(&keys),
+            Err(e) => tracing::warn!(error = %e, "cannot re-read the master keys"),
+        }
+        let key = self.loaded(id).ok_or_else(unknown)?;
+        tracing::info!(key_id = id, "loaded a new master key from {}", self.source.describe());
+        Ok(key)
     }
 
-    fn reload_due(&self) -> bool {
-        if !matches!(self.source, KeySource::File(_)) {
-            return false;
-        }
-        let Ok(mut last) = self.last_reload.lock() else {
-            return false;
-        };
-        let due = last.is_none_or(|at| at.elapsed() >= RELOAD_INTERVAL);
-        if due {
-            *last = Some(Instant::now());
-        }
-        due
+    fn loaded(&self, id: &str) -> Option<Arc<MasterKey>> {
+        self.keys.read().ok().and_then(|keys| keys.get(id).cloned())
     }
 
     /// Re-reads the source now and returns its keys (for `keys rotate` and `keys prune`).
@@ -468,6 +471,38 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt as _;
             assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+}
+
+#[cfg(test)]
+mod reload_tests {
+    use super::*;
+
+    /// Many readers meet a key that `keys rotate` just appended to the file, at once: every one
+    /// of them gets it, not only the one whose miss triggered the re-read.
+    #[test]
+    fn concurrent_misses_on_a_newly_appended_key_all_find_it() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().expect("dir");
+            let path = dir.path().join("k.master-key");
+            append_key_file(&path, &[1u8; KEY_LEN]).expect("first key");
+            let (masters, _) = MasterKeys::load(KeySource::File(path.clone()), false).expect("load");
+            let masters = Arc::new(masters);
+            append_key_file(&path, &[2u8; KEY_LEN]).expect("new key");
+            let id = MasterKey::new(&[2u8; KEY_LEN]).id().to_owned();
+            let barrier = Arc::new(std::sync::Barrier::new(8));
+            let readers: Vec<_> = (0..8)
+                .map(|_| {
+                    let (masters, barrier, id) = (masters.clone(), barrier.clone(), id.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        masters.get(&id).is_ok()
+                    })
+                })
+                .collect();
+            let found = readers.into_iter().filter_map(|r| r.join().ok()).filter(|ok| *ok).count();
+            assert_eq!(found, 8, "every concurrent reader finds the appended key");
         }
     }
 }
