@@ -170,23 +170,7 @@ pub async fn list(
         }
         return Ok(empty(0));
     }
-    let mut conditions = vec!["s.tenant_id = $1".to_owned()];
-    let mut binds = vec![tenant_id.to_owned()];
-    if let Some((principal, roles)) = visibility {
-        conditions.push(access::holds_role_condition(principal, roles, "s.group_id", &mut binds));
-    }
-    if let Some(group_id) = &filter.group_id {
-        binds.push(group_id.clone());
-        conditions.push(format!("s.group_id = ${}", binds.len()));
-    }
-    if let Some(names) = &names {
-        let pairs = serde_json::to_string(names)
-            .map_err(|e| StoreError::Invalid { field: "secretFqns".to_owned(), problem: e.to_string() })?;
-        binds.push(pairs);
-        conditions.push(names_condition(db.backend(), binds.len()));
-    }
-    let filter_sql = conditions.join(" AND ");
-
+    let (filter_sql, binds) = list_filter(db.backend(), tenant_id, filter.group_id.as_deref(), names, visibility)?;
     let mut query = ListQuery {
         key: "s.id",
         from: "FROM secrets s",
@@ -223,8 +207,8 @@ pub async fn list(
     if let Some(group_id) = group_id {
         group_exists(db, tenant_id, group_id).await?;
     }
+    let mut conn = ListConn::open(db, (!point).then_some(page.bounds)).await?;
     let result = async {
-        let mut conn = ListConn::open(db, (!point).then_some(page.bounds)).await?;
         if !with_value {
             let (total, rows) = query.page::<SecretRow>(&mut conn, limit, offset).await?;
             return Ok(Page { total, rows, cut_short: false });
@@ -238,6 +222,33 @@ pub async fn list(
         open_all(sealed, cipher)
     };
     result.await.map_err(page::timed_out(page.bounds))
+}
+
+/// The `WHERE` condition of a secret list and its binds: the tenant (`$1`), what the caller may
+/// see, one group, named secrets.
+fn list_filter(
+    backend: Backend,
+    tenant_id: &str,
+    group_id: Option<&str>,
+    names: Option<Vec<&(String, String)>>,
+    visibility: Visibility<'_>,
+) -> StoreResult<(String, Vec<String>)> {
+    let mut conditions = vec!["s.tenant_id = $1".to_owned()];
+    let mut binds = vec![tenant_id.to_owned()];
+    if let Some((principal, roles)) = visibility {
+        conditions.push(access::holds_role_condition(principal, roles, "s.group_id", &mut binds));
+    }
+    if let Some(group_id) = group_id {
+        binds.push(group_id.to_owned());
+        conditions.push(format!("s.group_id = ${}", binds.len()));
+    }
+    if let Some(names) = &names {
+        let pairs = serde_json::to_string(names)
+            .map_err(|e| StoreError::Invalid { field: "secretFqns".to_owned(), problem: e.to_string() })?;
+        binds.push(pairs);
+        conditions.push(names_condition(backend, binds.len()));
+    }
+    Ok((conditions.join(" AND "), binds))
 }
 
 /// `s.id` among the secrets the (group name, key) pairs of the JSON array bound at `$n` name in
