@@ -17,7 +17,7 @@ use crate::{
     client_addr::ClientAddr,
     error::ApiError,
     state::AppState,
-    store::{access, groups::Actor, identity, now_ms, tokens},
+    store::{access, actor::Actor, identity, now_ms, tokens},
 };
 
 pub const TOKEN_PREFIX: &str = "sgt_";

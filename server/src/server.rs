@@ -14,7 +14,7 @@ use crate::{
     ratelimit::AuthLimiter,
     sensitive::SecretString,
     state::{AppState, Integration},
-    store::{Db, identity, page::ReadBounds, tokens},
+    store::{Db, bootstrap, identity, page::ReadBounds, tokens},
     token_cache::TokenCache,
 };
 
@@ -74,7 +74,7 @@ async fn bootstrap(db: &Db, keys: &Keyring, args: &ServeArgs) -> anyhow::Result<
         ),
         None => (SecretString::new(auth::generate_token()), true),
     };
-    let created = identity::bootstrap(db, &args.tenant, &args.admin_email, &keys.hash_token(token.expose())).await?;
+    let created = bootstrap::bootstrap(db, &args.tenant, &args.admin_email, &keys.hash_token(token.expose())).await?;
     if let Some(created) = created {
         tracing::info!(tenant = %created.tenant.name, admin = %created.admin.email, "bootstrapped a fresh database");
         if generated {

@@ -12,9 +12,10 @@ use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 use super::{
     Backend, Db, FromSqlite, ListQuery, StoreError, StoreResult,
     access::{self, Principal},
+    actor::Actor,
     fetch_sqlite, is_storable,
     keys::{self, DataKeyRow},
-    new_id, now_ms, on_unique,
+    like_contains, new_id, now_ms, on_unique,
     page::{self, ListConn, MAX_PAGE_SECRETS, Page, PageRequest},
     sealed_row,
 };
@@ -22,14 +23,6 @@ use crate::{
     crypto::{ValueBinding, ValueCipher},
     sensitive::SecretString,
 };
-
-/// Who is writing, as recorded in `created_by_*` columns.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub tenant_id: String,
-    pub user_id: String,
-    pub email: String,
-}
 
 #[derive(Debug, Clone, FromRow)]
 pub struct GroupRow {
@@ -113,20 +106,6 @@ macro_rules! select_secrets {
     };
 }
 pub(crate) use select_secrets;
-
-/// Escapes `%`, `_` and `\` so user text matches literally inside a `LIKE … ESCAPE '\'` pattern.
-pub(crate) fn like_contains(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
 
 impl GroupFilter {
     /// An exact name without a search: at most one group, found over the name index, so the

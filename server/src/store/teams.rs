@@ -2,7 +2,7 @@
 
 use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 
-use super::{Db, ListQuery, StoreError, StoreResult, groups::Actor, identity, new_id, now_ms, on_unique};
+use super::{Db, ListQuery, StoreError, StoreResult, actor::Actor, identity, new_id, now_ms, on_unique};
 
 pub const MEMBER: &str = "member";
 pub const MANAGER: &str = "manager";

@@ -3,7 +3,7 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::{Db, ListQuery, StoreError, StoreResult, groups::like_contains, identity, new_id, now_ms};
+use super::{Db, ListQuery, StoreError, StoreResult, identity, like_contains, new_id, now_ms};
 
 /// Whose token it is.
 #[derive(Debug, Clone, Copy)]

@@ -4,8 +4,8 @@ use sqlx::{AnyConnection, FromRow};
 
 use super::{
     Db, ListQuery, StoreError, StoreResult,
-    groups::{Actor, like_contains},
-    new_id, now_ms, on_unique,
+    actor::Actor,
+    like_contains, new_id, now_ms, on_unique,
     tokens::{self, Owner},
 };
 
