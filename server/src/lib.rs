@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod authz;
 pub mod body_budget;
+pub mod caller;
 pub mod client_addr;
 pub mod config;
 pub mod conn;
