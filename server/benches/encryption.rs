@@ -11,13 +11,17 @@
 use std::time::{Duration, Instant};
 
 use secret_groups_server::{
-    crypto::{CryptoError, DataKeyBinding, KeySource, Keyring, StoredDataKey, ValueBinding, ValueCipher},
+    crypto::{CryptoError, DataKeyBinding, Keyring, StoredDataKey, ValueBinding, ValueCipher},
+    key_file::KeySource,
     sensitive::SecretString,
     store::{
         Db,
-        groups::{self, Actor, NewGroup},
-        identity, secrets,
+        actor::Actor,
+        bootstrap,
+        groups::{self, NewGroup},
+        secrets,
     },
+    unlock::open_keyring,
 };
 
 /// Stores values as they are: the baseline without encryption.
@@ -64,7 +68,7 @@ fn value(i: usize) -> String {
 async fn store(dir: &std::path::Path, name: &str) -> anyhow::Result<Store> {
     let db = Db::connect(&format!("sqlite://{}", dir.join(name).display()), None).await?;
     let created =
-        identity::bootstrap(&db, "bench", "bench@localhost", "x").await?.ok_or_else(|| anyhow::anyhow!("fresh"))?;
+        bootstrap::bootstrap(&db, "bench", "bench@localhost", "x").await?.ok_or_else(|| anyhow::anyhow!("fresh"))?;
     let actor = Actor { tenant_id: created.tenant.id, user_id: created.admin.id, email: created.admin.email };
     Ok(Store { db, actor, secret_ids: Vec::new(), group_ids: Vec::new() })
 }
@@ -113,12 +117,12 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     // The encrypted store's keyring: an ephemeral master key, as for an in-memory database.
     let sealed_db = Db::connect(&format!("sqlite://{}", dir.path().join("sealed.db").display()), None).await?;
-    let keyring = Keyring::open(&sealed_db, KeySource::Ephemeral).await?;
+    let keyring = open_keyring(&sealed_db, KeySource::Ephemeral).await?;
     sealed_db.close().await;
     let mut sealed = store(dir.path(), "sealed.db").await?;
     let plain_db = Db::connect(&format!("sqlite://{}", dir.path().join("plain.db").display()), None).await?;
     // The plaintext store needs an active master-key row for its (dummy) data keys.
-    Keyring::open(&plain_db, KeySource::Ephemeral).await?;
+    open_keyring(&plain_db, KeySource::Ephemeral).await?;
     plain_db.close().await;
     let mut plain = store(dir.path(), "plain.db").await?;
 

@@ -9,13 +9,15 @@ use crate::{
     api, auth,
     body_budget::BodyBudget,
     config::{CreateTenantArgs, CreateTokenArgs, CreateUserArgs, DatabaseArgs, ServeArgs},
-    crypto::{KeySource, Keyring},
+    crypto::Keyring,
+    key_file::KeySource,
     list_gate::ListGate,
     ratelimit::AuthLimiter,
     sensitive::SecretString,
     state::{AppState, Integration},
     store::{Db, bootstrap, identity, page::ReadBounds, tokens},
     token_cache::TokenCache,
+    unlock,
 };
 
 /// The window over which failed authentications are counted.
@@ -24,15 +26,20 @@ const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Opens the database and its keys: migrations applied, master keys checked against it (a
 /// wrong or missing key stops here, before anything is served).
 pub async fn open_store(args: &DatabaseArgs) -> anyhow::Result<(Db, Keyring)> {
-    let source = KeySource::resolve(&args.database_url, args.master_key_file.as_deref(), args.master_key.as_ref())?;
+    let source = key_source(args)?;
     let db = Db::connect(&args.database_url, args.db_pool_size).await.context("cannot open the database")?;
-    match Keyring::open(&db, source).await {
+    match unlock::open_keyring(&db, source).await {
         Ok(keys) => Ok((db, keys)),
         Err(e) => {
             db.close().await;
             Err(e.context("cannot load the master keys"))
         }
     }
+}
+
+/// Where the master keys of the database `args` names come from.
+pub fn key_source(args: &DatabaseArgs) -> anyhow::Result<KeySource> {
+    KeySource::resolve(&args.database_url, args.master_key_file.as_deref(), args.master_key.as_ref())
 }
 
 /// Connects to the database, bootstraps a fresh one and builds the state.

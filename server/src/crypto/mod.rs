@@ -2,7 +2,7 @@
 //!
 //! Three layers of keys:
 //! - **Master keys (KEKs)**, 32 random bytes each, live only in the key file or environment
-//!   ([`keyring`]). The database knows them by an id derived from the key ([`MasterKey::id`]),
+//!   (`crate::key_file`), and in memory in the [`keyring`]. The database knows them by an id derived from the key ([`MasterKey::id`]),
 //!   so a wrong key is told from the right one before anything is served.
 //! - **Data keys**, 32 random bytes, one per secret group and one for token hashing, stored in
 //!   `data_keys` only wrapped (AES-256-GCM) by a master key whose id is stored beside them.
@@ -19,6 +19,9 @@
 //! associated data: a value to (tenant, group, secret, version), a data key to (its id, purpose,
 //! group). A ciphertext copied to another row, or a row whose version was changed, fails to
 //! open — an error, never another secret's value.
+//!
+//! This module and [`keyring`] take bytes and keys and return bytes: they must not read files,
+//! the environment or the database (`crate::key_file`, `crate::unlock` and `store::keys` do).
 
 pub mod keyring;
 
@@ -30,7 +33,7 @@ use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
-pub use keyring::{KeySource, Keyring};
+pub use keyring::Keyring;
 
 use crate::sensitive::SecretString;
 
