@@ -20,10 +20,9 @@ use hmac::{Hmac, Mac as _};
 use sha2::{Digest as _, Sha256};
 
 use super::{
-    CryptoError, DataKeyBinding, KEY_LEN, KeyBytes, MasterKey, StoredDataKey, ValueBinding, ValueCipher, hex,
-    open_value, random_key, seal_value,
+    CryptoError, DataKey, DataKeyBinding, DataKeyCipher, KEY_LEN, KeyBytes, MasterKey, StoredDataKey, ValueCipher, hex,
+    random_key,
 };
-use crate::sensitive::SecretString;
 
 /// How often the source may be asked again when an unknown key id turns up.
 const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
@@ -183,16 +182,8 @@ impl ValueCipher for Keyring {
         Ok(self.masters.new_wrapped_key(kek_id, binding)?.1)
     }
 
-    fn seal(&self, key: &StoredDataKey<'_>, value: &ValueBinding<'_>, plaintext: &str) -> Result<Vec<u8>, CryptoError> {
-        seal_value(&*self.masters.unwrap_key(key)?, value, plaintext)
-    }
-
-    fn open(
-        &self,
-        key: &StoredDataKey<'_>,
-        value: &ValueBinding<'_>,
-        sealed: &[u8],
-    ) -> Result<SecretString, CryptoError> {
-        open_value(&*self.masters.unwrap_key(key)?, value, sealed)
+    fn data_key(&self, key: &StoredDataKey<'_>) -> Result<Arc<dyn DataKeyCipher>, CryptoError> {
+        let key = self.masters.unwrap_key(key)?;
+        Ok(Arc::new(DataKey::new(&key)))
     }
 }

@@ -17,12 +17,9 @@ use super::{
     keys::{self, DataKeyRow},
     like_contains, new_id, now_ms, on_unique,
     page::{self, ListConn, MAX_PAGE_SECRETS, Page, PageRequest},
-    sealed_row,
+    sealing::Sealer,
 };
-use crate::{
-    crypto::{ValueBinding, ValueCipher},
-    sensitive::SecretString,
-};
+use crate::{crypto::ValueCipher, sensitive::SecretString};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct GroupRow {
@@ -211,7 +208,7 @@ pub async fn create(db: &Db, cipher: &dyn ValueCipher, actor: &Actor, new: NewGr
         insert_group(wtx.conn(), db.backend(), cipher, actor, &id, &new.name, &new.integration_id, &new.manifest, now)
             .await?;
     access::set_collaborators(wtx.conn(), &actor.tenant_id, &id, &new.collaborators).await?;
-    let sealer = Sealer { cipher, key: &key, tenant_id: &actor.tenant_id, group_id: &id };
+    let sealer = Sealer::new(cipher, &key, &actor.tenant_id, &id)?;
     let secrets: Vec<(&str, &str)> = new.secrets.iter().map(|(name, value)| (name.as_str(), value.expose())).collect();
     insert_secrets(wtx.conn(), &sealer, actor, &secrets, now).await?;
     let group = load(wtx.conn(), &actor.tenant_id, &id).await?;
@@ -309,7 +306,7 @@ pub async fn update(
         return Err(StoreError::NotFound("secret group"));
     }
     let key = keys::group_key(&mut *conn, id).await?;
-    let sealer = Sealer { cipher, key: &key, tenant_id: &actor.tenant_id, group_id: id };
+    let sealer = Sealer::new(cipher, &key, &actor.tenant_id, id)?;
     let sealed: Vec<(String, String, i64, Option<Vec<u8>>)> = sqlx::query_as(
         "SELECT s.id, s.name, s.current_version, v.ciphertext FROM secrets s
          JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
@@ -520,34 +517,6 @@ async fn insert_group(
     keys::create_group_key(conn, backend, cipher, id, now).await
 }
 
-/// Seals and opens the values of one group: its data key and where its rows belong.
-pub(crate) struct Sealer<'a> {
-    pub cipher: &'a dyn ValueCipher,
-    pub key: &'a DataKeyRow,
-    pub tenant_id: &'a str,
-    pub group_id: &'a str,
-}
-
-impl Sealer<'_> {
-    fn binding<'b>(&'b self, secret_id: &'b str, version: i64) -> ValueBinding<'b> {
-        ValueBinding { tenant_id: self.tenant_id, group_id: self.group_id, secret_id, version }
-    }
-
-    pub fn seal(&self, secret_id: &str, version: i64, value: &str) -> StoreResult<Vec<u8>> {
-        self.cipher
-            .seal(&self.key.stored(), &self.binding(secret_id, version), value)
-            .map_err(sealed_row(|| format!("secret {secret_id} version {version}")))
-    }
-
-    /// The value sealed in `ciphertext` for this secret version; a missing ciphertext is as
-    /// corrupt as a tampered one.
-    pub fn open(&self, secret_id: &str, version: i64, ciphertext: Option<&[u8]>) -> StoreResult<SecretString> {
-        let row = || format!("secret {secret_id} version {version}");
-        let ciphertext = ciphertext.ok_or_else(|| StoreError::Corrupt(format!("{} has no ciphertext", row())))?;
-        self.cipher.open(&self.key.stored(), &self.binding(secret_id, version), ciphertext).map_err(sealed_row(row))
-    }
-}
-
 /// Rows per multi-row INSERT: 7 binds each, far below SQLite's 32,766 and PostgreSQL's 65,535.
 const INSERT_CHUNK: usize = 500;
 
@@ -574,7 +543,7 @@ async fn insert_secrets(
         );
         let mut insert = sqlx::query(AssertSqlSafe(sql))
             .bind(&actor.tenant_id)
-            .bind(sealer.group_id)
+            .bind(sealer.group_id())
             .bind(&actor.user_id)
             .bind(&actor.email)
             .bind(now);

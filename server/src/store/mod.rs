@@ -11,7 +11,8 @@
 //! (ids, timestamps, storable text); it must not hold a concern of its own. Each concern has one
 //! home: the error type (`error`), connecting (`connect`), write transactions and group commit
 //! (`write`), the list query (`list`), page bounds (`page`), synchronous SQLite reads
-//! (`sqlite_read`), the caller of a write (`actor`), and one module per table group.
+//! (`sqlite_read`), sealing values with unwrapped data keys (`sealing`), the caller of a write
+//! (`actor`), the first start (`bootstrap`), and one module per table group.
 
 pub mod access;
 pub mod actor;
@@ -24,6 +25,7 @@ pub mod keys;
 mod list;
 mod migrate;
 pub mod page;
+mod sealing;
 pub mod secrets;
 mod sqlite_read;
 pub mod teams;
@@ -37,7 +39,7 @@ pub use self::{
     write::WriteTx,
 };
 pub(crate) use self::{
-    error::{on_unique, sealed_row},
+    error::on_unique,
     list::{ListQuery, like_contains, placeholders},
     sqlite_read::{FromSqlite, fetch_sqlite},
 };

@@ -5,11 +5,12 @@ use sqlx::FromRow;
 
 use super::{
     Backend, Db, FromSqlite, ListQuery, StoreError, StoreResult, access, fetch_sqlite,
-    groups::{Sealer, SecretRow, Visibility, select_secrets},
+    groups::{SecretRow, Visibility, select_secrets},
     is_storable,
     keys::{self, DataKeyRow},
     now_ms,
     page::{self, Budget, ListConn, MAX_PAGE_VALUE_BYTES, Page, PageRequest},
+    sealing::{DataKeys, Sealer},
 };
 use crate::{crypto::ValueCipher, sensitive::SecretString};
 
@@ -77,7 +78,7 @@ impl SealedSecret {
     pub fn open(self, cipher: &dyn ValueCipher) -> StoreResult<(SecretRow, Vec<VersionRow>)> {
         let Self { mut secret, tenant_id, key, versions } = self;
         let key = key.ok_or_else(|| no_data_key(&secret))?;
-        let sealer = Sealer { cipher, key: &key, tenant_id: &tenant_id, group_id: &secret.group_id };
+        let sealer = Sealer::new(cipher, &key, &tenant_id, &secret.group_id)?;
         let mut opened = Vec::with_capacity(versions.len());
         for (id, version, ciphertext, created_at) in versions {
             let value = sealer.open(&secret.id, version, ciphertext.as_deref())?;
@@ -105,14 +106,17 @@ struct SealedSecretRow {
 }
 
 impl SealedSecretRow {
-    /// The secret with its value opened, and its group's data key.
-    fn open(self, cipher: &dyn ValueCipher) -> StoreResult<(SecretRow, DataKeyRow)> {
+    /// The secret with its value opened, with the data keys of this request.
+    fn open(self, keys: &mut DataKeys<'_>) -> StoreResult<SecretRow> {
         let Self { mut secret, tenant_id, ciphertext, key_id, kek_id, wrapped } = self;
         let key = group_data_key(&secret.group_id, key_id, kek_id, wrapped).ok_or_else(|| no_data_key(&secret))?;
-        let sealer = Sealer { cipher, key: &key, tenant_id: &tenant_id, group_id: &secret.group_id };
-        let value = sealer.open(&secret.id, secret.current_version, ciphertext.as_deref())?;
+        let value = keys.sealer(&key, &tenant_id, &secret.group_id)?.open(
+            &secret.id,
+            secret.current_version,
+            ciphertext.as_deref(),
+        )?;
         secret.value = Some(value);
-        Ok((secret, key))
+        Ok(secret)
     }
 }
 
@@ -261,9 +265,11 @@ fn names_condition(backend: Backend, n: usize) -> String {
     }
 }
 
-/// One value that does not open fails the whole list: never a page with a hole in it.
+/// One value that does not open fails the whole list: never a page with a hole in it. Each
+/// group's data key is unwrapped once for the page, however many of its values it holds.
 fn open_all(sealed: Page<SealedSecretRow>, cipher: &dyn ValueCipher) -> StoreResult<Page<SecretRow>> {
-    let rows = sealed.rows.into_iter().map(|row| Ok(row.open(cipher)?.0)).collect::<StoreResult<_>>()?;
+    let mut keys = DataKeys::new(cipher);
+    let rows = sealed.rows.into_iter().map(|row| row.open(&mut keys)).collect::<StoreResult<_>>()?;
     Ok(Page { total: sealed.total, rows, cut_short: sealed.cut_short })
 }
 
