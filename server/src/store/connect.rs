@@ -18,17 +18,12 @@ use sqlx::{
 use tokio::sync::Mutex;
 
 use super::{
+    Backend,
     error::StoreResult,
     migrate, now_ms,
     sqlite_read::{self, SqliteReaders},
     write::{GroupCommit, WriteTx},
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// The database: a pool plus what the backend needs for safe writes.
 #[derive(Clone)]
@@ -110,7 +105,7 @@ impl Db {
         };
         let writer = (backend == Backend::Sqlite).then(|| Arc::new(GroupCommit::start()));
         let mut db = Self { pool, backend, writer, readers: None, probe: Arc::default() };
-        migrate::run(&db).await?;
+        migrate::run(backend, db.begin_write().await?).await?;
         if backend == Backend::Sqlite
             && let Some(file) = sqlite_read::database_file(&url)?
         {

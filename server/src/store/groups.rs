@@ -208,7 +208,7 @@ pub async fn create(db: &Db, cipher: &dyn ValueCipher, actor: &Actor, new: NewGr
         insert_group(wtx.conn(), db.backend(), cipher, actor, &id, &new.name, &new.integration_id, &new.manifest, now)
             .await?;
     access::set_collaborators(wtx.conn(), &actor.tenant_id, &id, &new.collaborators).await?;
-    let sealer = Sealer::new(cipher, &key, &actor.tenant_id, &id)?;
+    let sealer = Sealer::new(cipher, &key.stored(), &actor.tenant_id, &id)?;
     let secrets: Vec<(&str, &str)> = new.secrets.iter().map(|(name, value)| (name.as_str(), value.expose())).collect();
     insert_secrets(wtx.conn(), &sealer, actor, &secrets, now).await?;
     let group = load(wtx.conn(), &actor.tenant_id, &id).await?;
@@ -306,23 +306,8 @@ pub async fn update(
         return Err(StoreError::NotFound("secret group"));
     }
     let key = keys::group_key(&mut *conn, id).await?;
-    let sealer = Sealer::new(cipher, &key, &actor.tenant_id, id)?;
-    let sealed: Vec<(String, String, i64, Option<Vec<u8>>)> = sqlx::query_as(
-        "SELECT s.id, s.name, s.current_version, v.ciphertext FROM secrets s
-         JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
-         WHERE s.group_id = $1",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
-    // Whether a value changed is decided on the opened values; a current value that does not
-    // open fails the whole update, as a read would.
-    let mut current: HashMap<&str, (&str, i64, SecretString)> = HashMap::with_capacity(sealed.len());
-    for (secret_id, name, version, ciphertext) in &sealed {
-        let value = sealer.open(secret_id, *version, ciphertext.as_deref())?;
-        current.insert(name.as_str(), (secret_id.as_str(), *version, value));
-    }
-
+    let sealer = Sealer::new(cipher, &key.stored(), &actor.tenant_id, id)?;
+    let current = current_values(&mut *conn, &sealer).await?;
     let mut changed = false;
     let mut added: Vec<(&str, &str)> = Vec::new();
     for (index, (name, value)) in entries.iter().enumerate() {
@@ -332,7 +317,7 @@ pub async fn update(
                 sqlx::query("UPDATE secrets SET current_version = $1, updated_at = $2 WHERE id = $3")
                     .bind(version + 1)
                     .bind(now)
-                    .bind(*secret_id)
+                    .bind(secret_id.as_str())
                     .execute(&mut *conn)
                     .await?;
                 changed = true;
@@ -353,8 +338,8 @@ pub async fn update(
     }
     let wanted: HashSet<&str> = entries.iter().map(|(name, _)| name.as_str()).collect();
     for (name, (secret_id, _, _)) in &current {
-        if !wanted.contains(name) {
-            sqlx::query("DELETE FROM secrets WHERE id = $1").bind(*secret_id).execute(&mut *conn).await?;
+        if !wanted.contains(name.as_str()) {
+            sqlx::query("DELETE FROM secrets WHERE id = $1").bind(secret_id.as_str()).execute(&mut *conn).await?;
             changed = true;
         }
     }
@@ -368,6 +353,29 @@ pub async fn update(
     let group = load(conn, &actor.tenant_id, id).await?;
     wtx.commit().await?;
     Ok(group)
+}
+
+/// The secrets of the group `sealer` seals for, by key: (id, current version, current value).
+/// Whether a value changed is decided on the opened values; a current value that does not open
+/// fails the whole update, as a read would.
+async fn current_values(
+    conn: &mut AnyConnection,
+    sealer: &Sealer<'_>,
+) -> StoreResult<HashMap<String, (String, i64, SecretString)>> {
+    let sealed: Vec<(String, String, i64, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT s.id, s.name, s.current_version, v.ciphertext FROM secrets s
+         JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
+         WHERE s.group_id = $1",
+    )
+    .bind(sealer.group_id())
+    .fetch_all(conn)
+    .await?;
+    let mut current = HashMap::with_capacity(sealed.len());
+    for (secret_id, name, version, ciphertext) in sealed {
+        let value = sealer.open(&secret_id, version, ciphertext.as_deref())?;
+        current.insert(name, (secret_id, version, value));
+    }
+    Ok(current)
 }
 
 /// Deletes the group with its secrets and their versions (foreign keys cascade).

@@ -255,7 +255,7 @@ pub async fn seal_legacy_values(db: &Db, keyring: &Keyring) -> anyhow::Result<u6
                 keys.insert(group_id, group_key(conn, group_id).await?);
             }
             let key = keys.get(group_id.as_str()).ok_or(StoreError::NotFound("data key"))?;
-            let ciphertext = unwrapped.sealer(key, tenant_id, group_id)?.seal(secret_id, *version, &value)?;
+            let ciphertext = unwrapped.sealer(&key.stored(), tenant_id, group_id)?.seal(secret_id, *version, &value)?;
             sqlx::query("UPDATE secret_versions SET ciphertext = $1, legacy_value = NULL WHERE id = $2")
                 .bind(ciphertext)
                 .bind(version_id)

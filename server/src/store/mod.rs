@@ -34,7 +34,7 @@ pub mod virtual_accounts;
 mod write;
 
 pub use self::{
-    connect::{Backend, Db},
+    connect::Db,
     error::{StoreError, StoreResult},
     write::WriteTx,
 };
@@ -43,6 +43,13 @@ pub(crate) use self::{
     list::{ListQuery, like_contains, placeholders},
     sqlite_read::{FromSqlite, fetch_sqlite},
 };
+
+/// Which database the store runs on; the SQL differs only where this is matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
 
 /// False for text that no row can hold: PostgreSQL's `text` cannot store U+0000, and a query
 /// binding such a string fails (a 500) instead of matching nothing. Ids, names and keys never

@@ -11,12 +11,9 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use super::{
-    error::{StoreError, StoreResult, sealed_row},
-    keys::DataKeyRow,
-};
+use super::error::{StoreError, StoreResult, sealed_row};
 use crate::{
-    crypto::{DataKeyCipher, ValueBinding, ValueCipher},
+    crypto::{DataKeyCipher, StoredDataKey, ValueBinding, ValueCipher},
     sensitive::SecretString,
 };
 
@@ -29,8 +26,13 @@ pub(crate) struct Sealer<'a> {
 
 impl<'a> Sealer<'a> {
     /// Unwraps `key`, the data key of the group `group_id` in `tenant_id`.
-    pub fn new(cipher: &dyn ValueCipher, key: &DataKeyRow, tenant_id: &'a str, group_id: &'a str) -> StoreResult<Self> {
-        Ok(Self { key: cipher.data_key(&key.stored())?, tenant_id, group_id })
+    pub fn new(
+        cipher: &dyn ValueCipher,
+        key: &StoredDataKey<'_>,
+        tenant_id: &'a str,
+        group_id: &'a str,
+    ) -> StoreResult<Self> {
+        Ok(Self { key: cipher.data_key(key)?, tenant_id, group_id })
     }
 
     pub fn group_id(&self) -> &'a str {
@@ -69,12 +71,17 @@ impl<'c> DataKeys<'c> {
 
     /// A sealer for the group `group_id` whose data key is `key`, unwrapping it only the first
     /// time this request meets it.
-    pub fn sealer<'a>(&mut self, key: &DataKeyRow, tenant_id: &'a str, group_id: &'a str) -> StoreResult<Sealer<'a>> {
-        let unwrapped = match self.unwrapped.get(&key.id) {
+    pub fn sealer<'a>(
+        &mut self,
+        key: &StoredDataKey<'_>,
+        tenant_id: &'a str,
+        group_id: &'a str,
+    ) -> StoreResult<Sealer<'a>> {
+        let unwrapped = match self.unwrapped.get(key.binding.id) {
             Some(unwrapped) => unwrapped.clone(),
             None => {
-                let unwrapped = self.cipher.data_key(&key.stored())?;
-                self.unwrapped.insert(key.id.clone(), unwrapped.clone());
+                let unwrapped = self.cipher.data_key(key)?;
+                self.unwrapped.insert(key.binding.id.to_owned(), unwrapped.clone());
                 unwrapped
             }
         };
@@ -121,16 +128,8 @@ mod tests {
         }
     }
 
-    fn data_key(cipher: &Counting, kek_id: &str, id: &str, group_id: &str) -> DataKeyRow {
-        let binding = DataKeyBinding { id, purpose: "secret-group", group_id: Some(group_id) };
-        let wrapped = cipher.new_data_key(kek_id, &binding).expect("wrap");
-        DataKeyRow {
-            id: id.to_owned(),
-            purpose: "secret-group".to_owned(),
-            group_id: Some(group_id.to_owned()),
-            kek_id: kek_id.to_owned(),
-            wrapped,
-        }
+    fn wrapped(cipher: &Counting, binding: &DataKeyBinding<'_>) -> Vec<u8> {
+        cipher.new_data_key(&cipher.keyring.masters().ids()[0], binding).expect("wrap")
     }
 
     #[test]
@@ -140,7 +139,11 @@ mod tests {
         let masters = MasterKeys::new(&[master], Box::new(Fixed));
         let keyring = Keyring::new(masters, &crate::crypto::random_key()).expect("keyring");
         let cipher = Counting { keyring, unwraps: AtomicUsize::new(0) };
-        let (g1, g2) = (data_key(&cipher, &kek_id, "k1", "g1"), data_key(&cipher, &kek_id, "k2", "g2"));
+        let b1 = DataKeyBinding { id: "k1", purpose: "secret-group", group_id: Some("g1") };
+        let b2 = DataKeyBinding { id: "k2", purpose: "secret-group", group_id: Some("g2") };
+        let (w1, w2) = (wrapped(&cipher, &b1), wrapped(&cipher, &b2));
+        let g1 = StoredDataKey { binding: b1, kek_id: &kek_id, wrapped: &w1 };
+        let g2 = StoredDataKey { binding: b2, kek_id: &kek_id, wrapped: &w2 };
 
         let mut keys = DataKeys::new(&cipher);
         let mut sealed = Vec::new();

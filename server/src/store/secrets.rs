@@ -78,7 +78,7 @@ impl SealedSecret {
     pub fn open(self, cipher: &dyn ValueCipher) -> StoreResult<(SecretRow, Vec<VersionRow>)> {
         let Self { mut secret, tenant_id, key, versions } = self;
         let key = key.ok_or_else(|| no_data_key(&secret))?;
-        let sealer = Sealer::new(cipher, &key, &tenant_id, &secret.group_id)?;
+        let sealer = Sealer::new(cipher, &key.stored(), &tenant_id, &secret.group_id)?;
         let mut opened = Vec::with_capacity(versions.len());
         for (id, version, ciphertext, created_at) in versions {
             let value = sealer.open(&secret.id, version, ciphertext.as_deref())?;
@@ -110,7 +110,7 @@ impl SealedSecretRow {
     fn open(self, keys: &mut DataKeys<'_>) -> StoreResult<SecretRow> {
         let Self { mut secret, tenant_id, ciphertext, key_id, kek_id, wrapped } = self;
         let key = group_data_key(&secret.group_id, key_id, kek_id, wrapped).ok_or_else(|| no_data_key(&secret))?;
-        let value = keys.sealer(&key, &tenant_id, &secret.group_id)?.open(
+        let value = keys.sealer(&key.stored(), &tenant_id, &secret.group_id)?.open(
             &secret.id,
             secret.current_version,
             ciphertext.as_deref(),
@@ -162,35 +162,13 @@ pub async fn list(
     if filter.group_id.as_deref().is_some_and(|id| !is_storable(id)) {
         return Err(StoreError::NotFound("secret group"));
     }
-    // Pairs no row can hold match nothing (and cannot be bound on PostgreSQL).
-    let names: Option<Vec<&(String, String)>> = filter
-        .names
-        .as_ref()
-        .map(|names| names.iter().filter(|(group, key)| is_storable(group) && is_storable(key)).collect());
-    if matches!(&names, Some(names) if names.is_empty()) {
+    let Some((filter_sql, binds)) = list_filter(db.backend(), tenant_id, filter, visibility)? else {
         // Nothing can match; only a missing group (404) is still to be told.
         if let Some(group_id) = &filter.group_id {
             group_exists(db, tenant_id, group_id).await?;
         }
         return Ok(empty(0));
-    }
-    let mut conditions = vec!["s.tenant_id = $1".to_owned()];
-    let mut binds = vec![tenant_id.to_owned()];
-    if let Some((principal, roles)) = visibility {
-        conditions.push(access::holds_role_condition(principal, roles, "s.group_id", &mut binds));
-    }
-    if let Some(group_id) = &filter.group_id {
-        binds.push(group_id.clone());
-        conditions.push(format!("s.group_id = ${}", binds.len()));
-    }
-    if let Some(names) = &names {
-        let pairs = serde_json::to_string(names)
-            .map_err(|e| StoreError::Invalid { field: "secretFqns".to_owned(), problem: e.to_string() })?;
-        binds.push(pairs);
-        conditions.push(names_condition(db.backend(), binds.len()));
-    }
-    let filter_sql = conditions.join(" AND ");
-
+    };
     let mut query = ListQuery {
         key: "s.id",
         from: "FROM secrets s",
@@ -242,6 +220,39 @@ pub async fn list(
         open_all(sealed, cipher)
     };
     result.await.map_err(page::timed_out(page.bounds))
+}
+
+/// The `WHERE` condition of the secret list and its binds (`$1` the tenant); `None` when no row
+/// can match: every (group, key) pair named is one no row can hold (nor PostgreSQL bind).
+fn list_filter(
+    backend: Backend,
+    tenant_id: &str,
+    filter: &SecretFilter,
+    visibility: Visibility<'_>,
+) -> StoreResult<Option<(String, Vec<String>)>> {
+    let names: Option<Vec<&(String, String)>> = filter
+        .names
+        .as_ref()
+        .map(|names| names.iter().filter(|(group, key)| is_storable(group) && is_storable(key)).collect());
+    if matches!(&names, Some(names) if names.is_empty()) {
+        return Ok(None);
+    }
+    let mut conditions = vec!["s.tenant_id = $1".to_owned()];
+    let mut binds = vec![tenant_id.to_owned()];
+    if let Some((principal, roles)) = visibility {
+        conditions.push(access::holds_role_condition(principal, roles, "s.group_id", &mut binds));
+    }
+    if let Some(group_id) = &filter.group_id {
+        binds.push(group_id.clone());
+        conditions.push(format!("s.group_id = ${}", binds.len()));
+    }
+    if let Some(names) = &names {
+        let pairs = serde_json::to_string(names)
+            .map_err(|e| StoreError::Invalid { field: "secretFqns".to_owned(), problem: e.to_string() })?;
+        binds.push(pairs);
+        conditions.push(names_condition(backend, binds.len()));
+    }
+    Ok(Some((conditions.join(" AND "), binds)))
 }
 
 /// `s.id` among the secrets the (group name, key) pairs of the JSON array bound at `$n` name in
