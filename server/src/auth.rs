@@ -7,6 +7,9 @@
 //! (missing, malformed, unknown, expired, revoked, deactivated user) gives the same 401, so an
 //! answer never reveals whether a token exists; from a client over its failure limit every
 //! failure is the same 429 instead (`crate::ratelimit`).
+//!
+//! It must not decide what a caller may do (`crate::authz`); the caller it yields is
+//! `crate::caller`'s, so that `state` and the token cache need not depend on this module.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};

@@ -6,6 +6,8 @@
 //! in short batches. Servers keep reading throughout: each data key names the master key that
 //! wrapped it, and both stay loaded. When no data key uses an old master key any more it is
 //! marked retired, and `keys prune` removes it from the key file.
+//!
+//! It must not hold SQL (`store::keys`) nor read or write the key file itself (`crate::key_file`).
 
 use std::time::{Duration, Instant};
 

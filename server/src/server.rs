@@ -1,5 +1,7 @@
 //! Starting the service: database, first-start bootstrap, listener, graceful shutdown; and the
 //! one-shot commands of the CLI.
+//!
+//! It must not hold SQL or key handling of its own (`store`, `unlock`).
 
 use std::{sync::Arc, time::Duration};
 

@@ -1,4 +1,6 @@
 //! The one application state every handler receives.
+//!
+//! It must not hold behaviour: each field's own module does.
 
 use std::sync::Arc;
 

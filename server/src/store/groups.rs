@@ -4,6 +4,10 @@
 //! an id that does not exist. Creates and updates are single transactions, because TrueFoundry's
 //! SDK retries a POST that got a 409 or 5xx: a retried create must find either nothing or the
 //! whole group, never half of it.
+//!
+//! It should not decide who may do what (`crate::authz` does); the manage check
+//! `create_or_update` runs inside its write transaction is the one such decision still here. It
+//! must not unwrap keys or bind values to rows itself (`sealing`).
 
 use std::collections::{HashMap, HashSet};
 

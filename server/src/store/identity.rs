@@ -1,5 +1,8 @@
 //! Tenants and users. Every other object hangs off a tenant; users are created by an operator
 //! (`users create`) and managed by tenant admins.
+//!
+//! It must not touch tokens (`tokens` reads users, never the other way round) nor run the first
+//! start (`bootstrap` composes the two).
 
 use sqlx::{AnyConnection, FromRow};
 

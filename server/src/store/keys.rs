@@ -254,7 +254,9 @@ pub async fn seal_legacy_values(db: &Db, keyring: &Keyring) -> anyhow::Result<u6
             if !keys.contains_key(group_id.as_str()) {
                 keys.insert(group_id, group_key(conn, group_id).await?);
             }
-            let key = keys.get(group_id.as_str()).ok_or(StoreError::NotFound("data key"))?;
+            let key = keys
+                .get(group_id.as_str())
+                .ok_or_else(|| StoreError::Internal(format!("data key of group {group_id} not kept")))?;
             let ciphertext = unwrapped.sealer(&key.stored(), tenant_id, group_id)?.seal(secret_id, *version, &value)?;
             sqlx::query("UPDATE secret_versions SET ciphertext = $1, legacy_value = NULL WHERE id = $2")
                 .bind(ciphertext)

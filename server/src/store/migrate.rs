@@ -4,6 +4,9 @@
 //! between them over time; both define the same tables. Applied versions are recorded in
 //! `sg_schema_migrations`. On PostgreSQL an advisory lock makes replicas that start together
 //! apply each migration exactly once; on SQLite `BEGIN IMMEDIATE` does the same.
+//!
+//! It must not hold the SQL of reads and writes (the table modules do) nor open connections
+//! (`connect` hands it a write transaction).
 
 use super::{Backend, write::WriteTx};
 

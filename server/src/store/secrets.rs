@@ -1,5 +1,8 @@
 //! Reading and deleting single secrets. Secrets are created and changed only through their group
 //! (see `groups.rs`), as in TrueFoundry's API.
+//!
+//! It must not decide who may read (a handler authorizes against a [`SealedSecret`] before
+//! anything is opened) nor unwrap keys itself (`sealing`).
 
 use sqlx::FromRow;
 

@@ -17,6 +17,9 @@
 //! shared-memory file, say, after every other connection closed), with `query_only` so nothing
 //! written through them can change data. Each statement runs in its own read transaction and
 //! sees every commit that finished before it started, as the pool's connections do.
+//!
+//! [`fetch_sqlite`] runs one statement on such a connection and builds its rows ([`FromSqlite`]).
+//! Nothing here may write, and nothing here knows a table: the table modules bring the SQL.
 
 use std::{
     path::{Path, PathBuf},

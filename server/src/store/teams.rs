@@ -1,4 +1,7 @@
 //! Teams and their members and managers.
+//!
+//! It must not decide who may change a team beyond the manager check that has to run inside the
+//! write transaction (`may_update_any` comes from `crate::authz`).
 
 use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 

@@ -1,5 +1,7 @@
 //! Access tokens of users (personal access tokens) and of virtual accounts. Tokens arrive here
 //! already hashed; this module never sees one in the clear.
+//!
+//! It may read users (`identity`); `identity` must not depend on it.
 
 use sqlx::{AnyConnection, FromRow};
 

@@ -1,4 +1,7 @@
 //! Virtual accounts: service identities with their own tokens and roles on named groups.
+//!
+//! It must not make tokens (it stores the hash it is given) nor decide who may manage accounts
+//! (`crate::authz`).
 
 use sqlx::{AnyConnection, FromRow};
 

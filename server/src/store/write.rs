@@ -321,6 +321,6 @@ async fn outcome(committed: Committed) -> StoreResult<()> {
     match committed.await {
         Ok(result) => result.map_err(StoreError::Batch),
         // Only when the runtime is shutting down: nothing says the batch committed.
-        Err(_) => Err(StoreError::Batch(Arc::new(sqlx::Error::WorkerCrashed))),
+        Err(_) => Err(StoreError::Internal("the group commit ended without an answer".to_owned())),
     }
 }
