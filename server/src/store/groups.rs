@@ -6,7 +6,7 @@
 //! whole group, never half of it.
 //!
 //! It should not decide who may do what (`crate::authz` does); the manage check
-//! `create_or_update` runs inside its write transaction is the one such decision still here. It
+//! `upsert` runs inside its write transaction is the one such decision still here. It
 //! must not unwrap keys or bind values to rows itself (`sealing`).
 
 use std::collections::{HashMap, HashSet};
@@ -208,9 +208,7 @@ pub async fn create(db: &Db, cipher: &dyn ValueCipher, actor: &Actor, new: NewGr
     let now = now_ms();
     let id = new_id();
     let mut wtx = db.begin_write().await?;
-    let key =
-        insert_group(wtx.conn(), db.backend(), cipher, actor, &id, &new.name, &new.integration_id, &new.manifest, now)
-            .await?;
+    let key = insert_group(wtx.conn(), db.backend(), cipher, actor, &id, new.row(), now).await?;
     access::set_collaborators(wtx.conn(), &actor.tenant_id, &id, &new.collaborators).await?;
     let sealer = Sealer::new(cipher, &key.stored(), &actor.tenant_id, &id)?;
     let secrets: Vec<(&str, &str)> = new.secrets.iter().map(|(name, value)| (name.as_str(), value.expose())).collect();
@@ -270,7 +268,8 @@ pub async fn upsert(
         }
         None => {
             let id = new_id();
-            insert_group(wtx.conn(), db.backend(), cipher, actor, &id, name, integration_id, manifest, now).await?;
+            let row = GroupFields { name, integration_id, manifest };
+            insert_group(wtx.conn(), db.backend(), cipher, actor, &id, row, now).await?;
             id
         }
     };
@@ -497,17 +496,28 @@ impl FromSqlite for SecretRow {
     }
 }
 
+/// The columns of a group row its writer chooses.
+#[derive(Debug, Clone, Copy)]
+struct GroupFields<'a> {
+    name: &'a str,
+    integration_id: &'a str,
+    manifest: &'a str,
+}
+
+impl NewGroup {
+    fn row(&self) -> GroupFields<'_> {
+        GroupFields { name: &self.name, integration_id: &self.integration_id, manifest: &self.manifest }
+    }
+}
+
 /// Inserts the group row and its data key, which it returns.
-#[allow(clippy::too_many_arguments)]
 async fn insert_group(
     conn: &mut AnyConnection,
     backend: Backend,
     cipher: &dyn ValueCipher,
     actor: &Actor,
     id: &str,
-    name: &str,
-    integration_id: &str,
-    manifest: &str,
+    GroupFields { name, integration_id, manifest }: GroupFields<'_>,
     now: i64,
 ) -> StoreResult<DataKeyRow> {
     sqlx::query(
