@@ -4,11 +4,11 @@
 //! to types both share (TEXT, BIGINT; timestamps as epoch milliseconds) so every row decodes the
 //! same way. Placeholders are `$1`-style, which SQLite accepts too.
 //!
-//! Writes go through [`Db::begin_write`], which hands out a [`WriteTx`]: a transaction of its own on PostgreSQL,
-//! a member of a shared one on SQLite (`write`).
+//! Writes go through [`Db::begin_write`], which hands out a [`WriteTx`]: a transaction of its
+//! own on PostgreSQL, a member of a shared one on SQLite (`write`).
 //!
-//! This module only declares the others and holds the few row-value helpers every table uses
-//! (ids, timestamps, storable text); it must not hold a concern of its own. Each concern has one
+//! This module only declares the others and holds what every table uses ([`Backend`]; ids,
+//! timestamps, storable text); it must not hold a concern of its own. Each concern has one
 //! home: the error type (`error`), connecting (`connect`), write transactions and group commit
 //! (`write`), the list query (`list`), page bounds (`page`), synchronous SQLite reads
 //! (`sqlite_read`), sealing values with unwrapped data keys (`sealing`), the caller of a write
