@@ -2,8 +2,9 @@
 //!
 //! Three layers of keys:
 //! - **Master keys (KEKs)**, 32 random bytes each, live only in the key file or environment
-//!   (`crate::key_file`), and in memory in the [`keyring`]. The database knows them by an id derived from the key ([`MasterKey::id`]),
-//!   so a wrong key is told from the right one before anything is served.
+//!   (`crate::key_file`), and in memory in the [`keyring`]. The database knows them by an id
+//!   derived from the key ([`MasterKey::id`]), so a wrong key is told from the right one before
+//!   anything is served.
 //! - **Data keys**, 32 random bytes, one per secret group and one for token hashing, stored in
 //!   `data_keys` only wrapped (AES-256-GCM) by a master key whose id is stored beside them.
 //!   Rotating the master key re-wraps data keys; values are never re-encrypted.
