@@ -7,6 +7,9 @@
 //! (missing, malformed, unknown, expired, revoked, deactivated user) gives the same 401, so an
 //! answer never reveals whether a token exists; from a client over its failure limit every
 //! failure is the same 429 instead (`crate::ratelimit`).
+//!
+//! It must not decide what a caller may do (`crate::authz`); the caller it yields is
+//! `crate::caller`'s, so that `state` and the token cache need not depend on this module.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -17,7 +20,7 @@ use crate::{
     client_addr::ClientAddr,
     error::ApiError,
     state::AppState,
-    store::{access, groups::Actor, identity, now_ms, tokens},
+    store::{identity, now_ms, tokens},
 };
 
 pub const TOKEN_PREFIX: &str = "sgt_";
@@ -39,68 +42,7 @@ pub fn is_well_formed(token: &str) -> bool {
     })
 }
 
-/// Who is calling: a user (by personal access token) or a virtual account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    User { id: String, email: String },
-    VirtualAccount { id: String, name: String },
-}
-
-/// The authenticated caller of a request. Every handler that takes one is scoped to
-/// `tenant_id`; what it may do there is decided in `crate::authz`.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub principal: Principal,
-    pub tenant_id: String,
-    pub tenant_name: String,
-    /// Tenant admins may do anything in their tenant; virtual accounts never are.
-    pub is_tenant_admin: bool,
-}
-
-impl Caller {
-    /// The principal's id (user id or virtual account id).
-    pub fn id(&self) -> &str {
-        match &self.principal {
-            Principal::User { id, .. } | Principal::VirtualAccount { id, .. } => id,
-        }
-    }
-
-    /// The readable name: the user's e-mail or the account's name.
-    pub fn slug(&self) -> &str {
-        match &self.principal {
-            Principal::User { email, .. } => email,
-            Principal::VirtualAccount { name, .. } => name,
-        }
-    }
-
-    /// The collaborator subject naming this caller (`user:<email>`, `virtualaccount:<name>`).
-    pub fn subject(&self) -> String {
-        match &self.principal {
-            Principal::User { email, .. } => format!("user:{email}"),
-            Principal::VirtualAccount { name, .. } => format!("virtualaccount:{name}"),
-        }
-    }
-
-    pub fn user_id(&self) -> Option<&str> {
-        match &self.principal {
-            Principal::User { id, .. } => Some(id),
-            Principal::VirtualAccount { .. } => None,
-        }
-    }
-
-    pub fn actor(&self) -> Actor {
-        Actor { tenant_id: self.tenant_id.clone(), user_id: self.id().to_owned(), email: self.slug().to_owned() }
-    }
-
-    /// The identity role queries are about.
-    pub fn access_principal(&self) -> access::Principal {
-        let (user_id, virtual_account_id) = match &self.principal {
-            Principal::User { id, .. } => (id.clone(), String::new()),
-            Principal::VirtualAccount { id, .. } => (String::new(), id.clone()),
-        };
-        access::Principal { tenant_id: self.tenant_id.clone(), user_id, virtual_account_id }
-    }
-}
+pub use crate::caller::{Caller, Principal};
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;

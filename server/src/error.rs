@@ -221,6 +221,7 @@ impl From<StoreError> for ApiError {
             StoreError::Sqlite(e) => ApiError::internal(format!("database: {e}")),
             StoreError::Batch(e) => ApiError::internal(format!("group commit: {e}")),
             StoreError::Corrupt(detail) => ApiError::internal(format!("corrupt row: {detail}")),
+            StoreError::Internal(detail) => ApiError::internal(format!("store: {detail}")),
             StoreError::TimedOut(limit) => ApiError::list_timeout(limit),
             // Fails closed: the answer says nothing about the data; the log names the row.
             err @ StoreError::Crypto { .. } => ApiError::internal(format!("cannot open sealed data: {err}")),

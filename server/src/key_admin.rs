@@ -6,6 +6,8 @@
 //! in short batches. Servers keep reading throughout: each data key names the master key that
 //! wrapped it, and both stay loaded. When no data key uses an old master key any more it is
 //! marked retired, and `keys prune` removes it from the key file.
+//!
+//! It must not hold SQL (`store::keys`) nor read or write the key file itself (`crate::key_file`).
 
 use std::time::{Duration, Instant};
 
@@ -13,8 +15,9 @@ use anyhow::bail;
 
 use crate::{
     config::{DatabaseArgs, RotateArgs},
-    crypto::{KeySource, MasterKey, keyring},
-    server::open_store,
+    crypto::MasterKey,
+    key_file::{self, KeySource},
+    server::{key_source, open_store},
     store::keys,
 };
 
@@ -35,19 +38,21 @@ pub async fn list(args: DatabaseArgs) -> anyhow::Result<()> {
 }
 
 pub async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
+    let source = key_source(&args.database)?;
     let (db, keyring) = open_store(&args.database).await?;
     let result = async {
         let masters = keyring.masters();
         let registered: Vec<String> = keys::registered(&db).await?.into_iter().map(|k| k.id).collect();
-        let fresh =
-            masters.reread()?.iter().map(|k| MasterKey::new(k).id().to_owned()).find(|id| !registered.contains(id));
-        let new_id = match (fresh, masters.source()) {
+        let now_in_source = source.read()?;
+        masters.add(&now_in_source);
+        let fresh = now_in_source.iter().map(|k| MasterKey::new(k).id().to_owned()).find(|id| !registered.contains(id));
+        let new_id = match (fresh, &source) {
             (Some(id), _) => id,
             (None, KeySource::File(path)) => {
                 let key = crate::crypto::random_key();
                 // On disk before anything is wrapped with it.
-                keyring::append_key_file(path, &key)?;
-                masters.reread()?;
+                key_file::append_key_file(path, &key)?;
+                masters.add(&source.read()?);
                 eprintln!("added a new master key to {}", path.display());
                 MasterKey::new(&key).id().to_owned()
             }
@@ -94,22 +99,23 @@ pub async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
 }
 
 pub async fn prune(args: DatabaseArgs) -> anyhow::Result<()> {
-    let (db, keyring) = open_store(&args).await?;
+    let source = key_source(&args)?;
+    let (db, _keyring) = open_store(&args).await?;
     let registered = keys::registered(&db).await;
     db.close().await;
-    let KeySource::File(path) = keyring.masters().source() else {
+    let KeySource::File(path) = &source else {
         bail!("only a key file can be pruned; remove retired keys from SG_MASTER_KEY by hand");
     };
     let retired: Vec<String> =
         registered?.into_iter().filter(|k| k.state == keys::STATE_RETIRED && k.data_keys == 0).map(|k| k.id).collect();
-    let all = keyring.masters().reread()?;
+    let all = source.read()?;
     let (keep, drop): (Vec<_>, Vec<_>) =
         all.into_iter().partition(|k| !retired.iter().any(|id| id == MasterKey::new(k).id()));
     if drop.is_empty() {
         println!("nothing to prune in {}", path.display());
         return Ok(());
     }
-    keyring::rewrite_key_file(path, &keep)?;
+    key_file::rewrite_key_file(path, &keep)?;
     println!("removed {} retired master key(s) from {}", drop.len(), path.display());
     Ok(())
 }

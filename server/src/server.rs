@@ -1,5 +1,7 @@
 //! Starting the service: database, first-start bootstrap, listener, graceful shutdown; and the
 //! one-shot commands of the CLI.
+//!
+//! It must not hold SQL or key handling of its own (`store`, `unlock`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -9,13 +11,15 @@ use crate::{
     api, auth,
     body_budget::BodyBudget,
     config::{CreateTenantArgs, CreateTokenArgs, CreateUserArgs, DatabaseArgs, ServeArgs},
-    crypto::{KeySource, Keyring},
+    crypto::Keyring,
+    key_file::KeySource,
     list_gate::ListGate,
     ratelimit::AuthLimiter,
     sensitive::SecretString,
     state::{AppState, Integration},
-    store::{Db, identity, page::ReadBounds, tokens},
+    store::{Db, bootstrap, identity, page::ReadBounds, tokens},
     token_cache::TokenCache,
+    unlock,
 };
 
 /// The window over which failed authentications are counted.
@@ -24,15 +28,20 @@ const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Opens the database and its keys: migrations applied, master keys checked against it (a
 /// wrong or missing key stops here, before anything is served).
 pub async fn open_store(args: &DatabaseArgs) -> anyhow::Result<(Db, Keyring)> {
-    let source = KeySource::resolve(&args.database_url, args.master_key_file.as_deref(), args.master_key.as_ref())?;
+    let source = key_source(args)?;
     let db = Db::connect(&args.database_url, args.db_pool_size).await.context("cannot open the database")?;
-    match Keyring::open(&db, source).await {
+    match unlock::open_keyring(&db, source).await {
         Ok(keys) => Ok((db, keys)),
         Err(e) => {
             db.close().await;
             Err(e.context("cannot load the master keys"))
         }
     }
+}
+
+/// Where the master keys of the database `args` names come from.
+pub fn key_source(args: &DatabaseArgs) -> anyhow::Result<KeySource> {
+    KeySource::resolve(&args.database_url, args.master_key_file.as_deref(), args.master_key.as_ref())
 }
 
 /// Connects to the database, bootstraps a fresh one and builds the state.
@@ -74,7 +83,7 @@ async fn bootstrap(db: &Db, keys: &Keyring, args: &ServeArgs) -> anyhow::Result<
         ),
         None => (SecretString::new(auth::generate_token()), true),
     };
-    let created = identity::bootstrap(db, &args.tenant, &args.admin_email, &keys.hash_token(token.expose())).await?;
+    let created = bootstrap::bootstrap(db, &args.tenant, &args.admin_email, &keys.hash_token(token.expose())).await?;
     if let Some(created) = created {
         tracing::info!(tenant = %created.tenant.name, admin = %created.admin.email, "bootstrapped a fresh database");
         if generated {

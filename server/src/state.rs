@@ -1,10 +1,12 @@
 //! The one application state every handler receives.
+//!
+//! It must not hold behaviour: each field's own module does.
 
 use std::sync::Arc;
 
 use crate::{
-    body_budget::BodyBudget, client_addr::TrustedProxies, crypto::Keyring, list_gate::ListGate, ratelimit::AuthLimiter,
-    store::Db, store::page::ReadBounds, token_cache::TokenCache,
+    body_budget::BodyBudget, caller::Caller, client_addr::TrustedProxies, crypto::Keyring, list_gate::ListGate,
+    ratelimit::AuthLimiter, store::Db, store::page::ReadBounds, token_cache::TokenCache,
 };
 
 /// The secret-store integration this server is (10b): its own encrypted store.
@@ -29,7 +31,7 @@ pub struct AppState {
     pub keys: Arc<Keyring>,
     pub integration: Arc<Integration>,
     pub auth_limiter: Arc<AuthLimiter>,
-    pub token_cache: Arc<TokenCache>,
+    pub token_cache: Arc<TokenCache<Caller>>,
     /// Admission of the lists that scan, per caller and in all (`list_gate.rs`).
     pub lists: Arc<ListGate>,
     /// How long such a list may run.

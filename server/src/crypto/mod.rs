@@ -2,8 +2,9 @@
 //!
 //! Three layers of keys:
 //! - **Master keys (KEKs)**, 32 random bytes each, live only in the key file or environment
-//!   ([`keyring`]). The database knows them by an id derived from the key ([`MasterKey::id`]),
-//!   so a wrong key is told from the right one before anything is served.
+//!   (`crate::key_file`), and in memory in the [`keyring`]. The database knows them by an id
+//!   derived from the key ([`MasterKey::id`]), so a wrong key is told from the right one before
+//!   anything is served.
 //! - **Data keys**, 32 random bytes, one per secret group and one for token hashing, stored in
 //!   `data_keys` only wrapped (AES-256-GCM) by a master key whose id is stored beside them.
 //!   Rotating the master key re-wraps data keys; values are never re-encrypted.
@@ -19,6 +20,9 @@
 //! associated data: a value to (tenant, group, secret, version), a data key to (its id, purpose,
 //! group). A ciphertext copied to another row, or a row whose version was changed, fails to
 //! open — an error, never another secret's value.
+//!
+//! This module and [`keyring`] take bytes and keys and return bytes: they must not read files,
+//! the environment or the database (`crate::key_file`, `crate::unlock` and `store::keys` do).
 
 pub mod keyring;
 
@@ -26,11 +30,13 @@ use aes_gcm::{
     Aes256Gcm, KeyInit as _, Nonce,
     aead::{Aead as _, Payload},
 };
+use std::sync::Arc;
+
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
-pub use keyring::{KeySource, Keyring};
+pub use keyring::Keyring;
 
 use crate::sensitive::SecretString;
 
@@ -150,35 +156,43 @@ impl ValueBinding<'_> {
 pub trait ValueCipher: Send + Sync {
     /// A fresh data key for `binding`, wrapped by the master key `kek_id`.
     fn new_data_key(&self, kek_id: &str, binding: &DataKeyBinding<'_>) -> Result<Vec<u8>, CryptoError>;
-    /// `plaintext` sealed with the data key `key` for the row `value`.
-    fn seal(&self, key: &StoredDataKey<'_>, value: &ValueBinding<'_>, plaintext: &str) -> Result<Vec<u8>, CryptoError>;
+    /// The data key `key`, unwrapped once, to seal and open any number of values with (the
+    /// store keeps it for one request: one unwrap per group and request, not one per value).
+    fn data_key(&self, key: &StoredDataKey<'_>) -> Result<Arc<dyn DataKeyCipher>, CryptoError>;
+}
+
+/// One unwrapped data key: seals and opens the values of its group.
+pub trait DataKeyCipher: Send + Sync {
+    /// `plaintext` sealed for the row `value`.
+    fn seal(&self, value: &ValueBinding<'_>, plaintext: &str) -> Result<Vec<u8>, CryptoError>;
     /// The value sealed in `sealed`, if it was sealed for exactly this row with this key.
-    fn open(
-        &self,
-        key: &StoredDataKey<'_>,
-        value: &ValueBinding<'_>,
-        sealed: &[u8],
-    ) -> Result<SecretString, CryptoError>;
+    fn open(&self, value: &ValueBinding<'_>, sealed: &[u8]) -> Result<SecretString, CryptoError>;
 }
 
-/// Seals a value with an unwrapped data key.
-pub fn seal_value(data_key: &[u8; KEY_LEN], value: &ValueBinding<'_>, plaintext: &str) -> Result<Vec<u8>, CryptoError> {
-    seal_with(&Aes256Gcm::new(data_key.into()), &value.aad(), plaintext.as_bytes())
+/// An unwrapped data key: AES-256-GCM with its key schedule ready (and, with aes-gcm's
+/// `zeroize` feature, zeroed when dropped). Never printed.
+pub struct DataKey(Aes256Gcm);
+
+impl DataKey {
+    pub fn new(key: &[u8; KEY_LEN]) -> Self {
+        Self(Aes256Gcm::new(key.into()))
+    }
 }
 
-/// Opens a value with an unwrapped data key.
-pub fn open_value(
-    data_key: &[u8; KEY_LEN],
-    value: &ValueBinding<'_>,
-    sealed: &[u8],
-) -> Result<SecretString, CryptoError> {
-    let plain = open_with(&Aes256Gcm::new(data_key.into()), &value.aad(), sealed)?;
-    // Sealed values were UTF-8 text; anything else cannot have been sealed here.
-    String::from_utf8(plain).map(SecretString::new).map_err(|e| {
-        // Zero the bytes that turned out not to be text before they are dropped.
-        drop(Zeroizing::new(e.into_bytes()));
-        CryptoError::Integrity
-    })
+impl DataKeyCipher for DataKey {
+    fn seal(&self, value: &ValueBinding<'_>, plaintext: &str) -> Result<Vec<u8>, CryptoError> {
+        seal_with(&self.0, &value.aad(), plaintext.as_bytes())
+    }
+
+    fn open(&self, value: &ValueBinding<'_>, sealed: &[u8]) -> Result<SecretString, CryptoError> {
+        let plain = open_with(&self.0, &value.aad(), sealed)?;
+        // Sealed values were UTF-8 text; anything else cannot have been sealed here.
+        String::from_utf8(plain).map(SecretString::new).map_err(|e| {
+            // Zero the bytes that turned out not to be text before they are dropped.
+            drop(Zeroizing::new(e.into_bytes()));
+            CryptoError::Integrity
+        })
+    }
 }
 
 fn seal_with(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
@@ -233,19 +247,19 @@ mod tests {
 
     #[test]
     fn values_open_only_where_they_were_sealed() {
-        let key = random_key();
-        let sealed = seal_value(&key, &value("s1", 1), "canary").unwrap();
-        assert_eq!(open_value(&key, &value("s1", 1), &sealed).unwrap().expose(), "canary");
-        assert!(open_value(&key, &value("s2", 1), &sealed).is_err(), "another secret");
-        assert!(open_value(&key, &value("s1", 2), &sealed).is_err(), "another version");
-        assert!(open_value(&random_key(), &value("s1", 1), &sealed).is_err(), "another key");
+        let key = DataKey::new(&random_key());
+        let sealed = key.seal(&value("s1", 1), "canary").unwrap();
+        assert_eq!(key.open(&value("s1", 1), &sealed).unwrap().expose(), "canary");
+        assert!(key.open(&value("s2", 1), &sealed).is_err(), "another secret");
+        assert!(key.open(&value("s1", 2), &sealed).is_err(), "another version");
+        assert!(DataKey::new(&random_key()).open(&value("s1", 1), &sealed).is_err(), "another key");
         let mut flipped = sealed.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
-        assert!(open_value(&key, &value("s1", 1), &flipped).is_err(), "a flipped bit");
-        assert!(open_value(&key, &value("s1", 1), &sealed[..10]).is_err(), "truncated");
+        assert!(key.open(&value("s1", 1), &flipped).is_err(), "a flipped bit");
+        assert!(key.open(&value("s1", 1), &sealed[..10]).is_err(), "truncated");
         // A fresh nonce every time: sealing the same value twice gives different bytes.
-        assert_ne!(sealed, seal_value(&key, &value("s1", 1), "canary").unwrap());
+        assert_ne!(sealed, key.seal(&value("s1", 1), "canary").unwrap());
     }
 
     #[test]

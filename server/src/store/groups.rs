@@ -4,6 +4,10 @@
 //! an id that does not exist. Creates and updates are single transactions, because TrueFoundry's
 //! SDK retries a POST that got a 409 or 5xx: a retried create must find either nothing or the
 //! whole group, never half of it.
+//!
+//! It should not decide who may do what (`crate::authz` does); the manage check
+//! `upsert` runs inside its write transaction is the one such decision still here. It
+//! must not unwrap keys or bind values to rows itself (`sealing`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,24 +16,14 @@ use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 use super::{
     Backend, Db, FromSqlite, ListQuery, StoreError, StoreResult,
     access::{self, Principal},
+    actor::Actor,
     fetch_sqlite, is_storable,
     keys::{self, DataKeyRow},
-    new_id, now_ms, on_unique,
+    like_contains, new_id, now_ms, on_unique,
     page::{self, ListConn, MAX_PAGE_SECRETS, Page, PageRequest},
-    sealed_row,
+    sealing::Sealer,
 };
-use crate::{
-    crypto::{ValueBinding, ValueCipher},
-    sensitive::SecretString,
-};
-
-/// Who is writing, as recorded in `created_by_*` columns.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub tenant_id: String,
-    pub user_id: String,
-    pub email: String,
-}
+use crate::{crypto::ValueCipher, sensitive::SecretString};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct GroupRow {
@@ -113,20 +107,6 @@ macro_rules! select_secrets {
     };
 }
 pub(crate) use select_secrets;
-
-/// Escapes `%`, `_` and `\` so user text matches literally inside a `LIKE … ESCAPE '\'` pattern.
-pub(crate) fn like_contains(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
 
 impl GroupFilter {
     /// An exact name without a search: at most one group, found over the name index, so the
@@ -228,11 +208,9 @@ pub async fn create(db: &Db, cipher: &dyn ValueCipher, actor: &Actor, new: NewGr
     let now = now_ms();
     let id = new_id();
     let mut wtx = db.begin_write().await?;
-    let key =
-        insert_group(wtx.conn(), db.backend(), cipher, actor, &id, &new.name, &new.integration_id, &new.manifest, now)
-            .await?;
+    let key = insert_group(wtx.conn(), db.backend(), cipher, actor, &id, new.row(), now).await?;
     access::set_collaborators(wtx.conn(), &actor.tenant_id, &id, &new.collaborators).await?;
-    let sealer = Sealer { cipher, key: &key, tenant_id: &actor.tenant_id, group_id: &id };
+    let sealer = Sealer::new(cipher, &key.stored(), &actor.tenant_id, &id)?;
     let secrets: Vec<(&str, &str)> = new.secrets.iter().map(|(name, value)| (name.as_str(), value.expose())).collect();
     insert_secrets(wtx.conn(), &sealer, actor, &secrets, now).await?;
     let group = load(wtx.conn(), &actor.tenant_id, &id).await?;
@@ -290,7 +268,8 @@ pub async fn upsert(
         }
         None => {
             let id = new_id();
-            insert_group(wtx.conn(), db.backend(), cipher, actor, &id, name, integration_id, manifest, now).await?;
+            let row = GroupFields { name, integration_id, manifest };
+            insert_group(wtx.conn(), db.backend(), cipher, actor, &id, row, now).await?;
             id
         }
     };
@@ -330,23 +309,8 @@ pub async fn update(
         return Err(StoreError::NotFound("secret group"));
     }
     let key = keys::group_key(&mut *conn, id).await?;
-    let sealer = Sealer { cipher, key: &key, tenant_id: &actor.tenant_id, group_id: id };
-    let sealed: Vec<(String, String, i64, Option<Vec<u8>>)> = sqlx::query_as(
-        "SELECT s.id, s.name, s.current_version, v.ciphertext FROM secrets s
-         JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
-         WHERE s.group_id = $1",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
-    // Whether a value changed is decided on the opened values; a current value that does not
-    // open fails the whole update, as a read would.
-    let mut current: HashMap<&str, (&str, i64, SecretString)> = HashMap::with_capacity(sealed.len());
-    for (secret_id, name, version, ciphertext) in &sealed {
-        let value = sealer.open(secret_id, *version, ciphertext.as_deref())?;
-        current.insert(name.as_str(), (secret_id.as_str(), *version, value));
-    }
-
+    let sealer = Sealer::new(cipher, &key.stored(), &actor.tenant_id, id)?;
+    let current = current_values(&mut *conn, &sealer).await?;
     let mut changed = false;
     let mut added: Vec<(&str, &str)> = Vec::new();
     for (index, (name, value)) in entries.iter().enumerate() {
@@ -356,7 +320,7 @@ pub async fn update(
                 sqlx::query("UPDATE secrets SET current_version = $1, updated_at = $2 WHERE id = $3")
                     .bind(version + 1)
                     .bind(now)
-                    .bind(*secret_id)
+                    .bind(secret_id.as_str())
                     .execute(&mut *conn)
                     .await?;
                 changed = true;
@@ -377,8 +341,8 @@ pub async fn update(
     }
     let wanted: HashSet<&str> = entries.iter().map(|(name, _)| name.as_str()).collect();
     for (name, (secret_id, _, _)) in &current {
-        if !wanted.contains(name) {
-            sqlx::query("DELETE FROM secrets WHERE id = $1").bind(*secret_id).execute(&mut *conn).await?;
+        if !wanted.contains(name.as_str()) {
+            sqlx::query("DELETE FROM secrets WHERE id = $1").bind(secret_id.as_str()).execute(&mut *conn).await?;
             changed = true;
         }
     }
@@ -392,6 +356,29 @@ pub async fn update(
     let group = load(conn, &actor.tenant_id, id).await?;
     wtx.commit().await?;
     Ok(group)
+}
+
+/// The secrets of the group `sealer` seals for, by key: (id, current version, current value).
+/// Whether a value changed is decided on the opened values; a current value that does not open
+/// fails the whole update, as a read would.
+async fn current_values(
+    conn: &mut AnyConnection,
+    sealer: &Sealer<'_>,
+) -> StoreResult<HashMap<String, (String, i64, SecretString)>> {
+    let sealed: Vec<(String, String, i64, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT s.id, s.name, s.current_version, v.ciphertext FROM secrets s
+         JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
+         WHERE s.group_id = $1",
+    )
+    .bind(sealer.group_id())
+    .fetch_all(conn)
+    .await?;
+    let mut current = HashMap::with_capacity(sealed.len());
+    for (secret_id, name, version, ciphertext) in sealed {
+        let value = sealer.open(&secret_id, version, ciphertext.as_deref())?;
+        current.insert(name, (secret_id, version, value));
+    }
+    Ok(current)
 }
 
 /// Deletes the group with its secrets and their versions (foreign keys cascade).
@@ -509,17 +496,28 @@ impl FromSqlite for SecretRow {
     }
 }
 
+/// The columns of a group row its writer chooses.
+#[derive(Debug, Clone, Copy)]
+struct GroupFields<'a> {
+    name: &'a str,
+    integration_id: &'a str,
+    manifest: &'a str,
+}
+
+impl NewGroup {
+    fn row(&self) -> GroupFields<'_> {
+        GroupFields { name: &self.name, integration_id: &self.integration_id, manifest: &self.manifest }
+    }
+}
+
 /// Inserts the group row and its data key, which it returns.
-#[allow(clippy::too_many_arguments)]
 async fn insert_group(
     conn: &mut AnyConnection,
     backend: Backend,
     cipher: &dyn ValueCipher,
     actor: &Actor,
     id: &str,
-    name: &str,
-    integration_id: &str,
-    manifest: &str,
+    GroupFields { name, integration_id, manifest }: GroupFields<'_>,
     now: i64,
 ) -> StoreResult<DataKeyRow> {
     sqlx::query(
@@ -539,34 +537,6 @@ async fn insert_group(
     .await
     .map_err(|e| on_unique(e, || format!("Secret group with this name already exists: {name}")))?;
     keys::create_group_key(conn, backend, cipher, id, now).await
-}
-
-/// Seals and opens the values of one group: its data key and where its rows belong.
-pub(crate) struct Sealer<'a> {
-    pub cipher: &'a dyn ValueCipher,
-    pub key: &'a DataKeyRow,
-    pub tenant_id: &'a str,
-    pub group_id: &'a str,
-}
-
-impl Sealer<'_> {
-    fn binding<'b>(&'b self, secret_id: &'b str, version: i64) -> ValueBinding<'b> {
-        ValueBinding { tenant_id: self.tenant_id, group_id: self.group_id, secret_id, version }
-    }
-
-    pub fn seal(&self, secret_id: &str, version: i64, value: &str) -> StoreResult<Vec<u8>> {
-        self.cipher
-            .seal(&self.key.stored(), &self.binding(secret_id, version), value)
-            .map_err(sealed_row(|| format!("secret {secret_id} version {version}")))
-    }
-
-    /// The value sealed in `ciphertext` for this secret version; a missing ciphertext is as
-    /// corrupt as a tampered one.
-    pub fn open(&self, secret_id: &str, version: i64, ciphertext: Option<&[u8]>) -> StoreResult<SecretString> {
-        let row = || format!("secret {secret_id} version {version}");
-        let ciphertext = ciphertext.ok_or_else(|| StoreError::Corrupt(format!("{} has no ciphertext", row())))?;
-        self.cipher.open(&self.key.stored(), &self.binding(secret_id, version), ciphertext).map_err(sealed_row(row))
-    }
 }
 
 /// Rows per multi-row INSERT: 7 binds each, far below SQLite's 32,766 and PostgreSQL's 65,535.
@@ -595,7 +565,7 @@ async fn insert_secrets(
         );
         let mut insert = sqlx::query(AssertSqlSafe(sql))
             .bind(&actor.tenant_id)
-            .bind(sealer.group_id)
+            .bind(sealer.group_id())
             .bind(&actor.user_id)
             .bind(&actor.email)
             .bind(now);

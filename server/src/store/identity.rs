@@ -1,9 +1,12 @@
 //! Tenants and users. Every other object hangs off a tenant; users are created by an operator
 //! (`users create`) and managed by tenant admins.
+//!
+//! It must not touch tokens (`tokens` reads users, never the other way round) nor run the first
+//! start (`bootstrap` composes the two).
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::{Db, ListQuery, StoreError, StoreResult, groups::like_contains, new_id, now_ms, on_unique, tokens};
+use super::{Db, ListQuery, StoreError, StoreResult, like_contains, new_id, now_ms, on_unique};
 
 pub const ROLE_TENANT_ADMIN: &str = "tenant-admin";
 pub const ROLE_TENANT_MEMBER: &str = "tenant-member";
@@ -31,46 +34,6 @@ macro_rules! select_users {
                 COALESCE(u.updated_at, u.created_at) AS updated_at
          FROM users u "
     };
-}
-
-/// What a fresh database got on first start.
-pub struct Bootstrap {
-    pub tenant: Tenant,
-    pub admin: User,
-}
-
-/// On a database with no tenant, creates `tenant_name`, its admin `admin_email` and a token with
-/// hash `token_hash`, in one transaction. Returns `None` when the database already has tenants
-/// (also when another replica bootstrapped it a moment earlier).
-pub async fn bootstrap(
-    db: &Db,
-    tenant_name: &str,
-    admin_email: &str,
-    token_hash: &str,
-) -> StoreResult<Option<Bootstrap>> {
-    let mut wtx = db.begin_write().await?;
-    let tenants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants").fetch_one(wtx.conn()).await?;
-    if tenants > 0 {
-        return Ok(None);
-    }
-    let now = now_ms();
-    let tenant = Tenant { id: new_id(), name: tenant_name.to_owned() };
-    let inserted = sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
-        .bind(&tenant.id)
-        .bind(&tenant.name)
-        .bind(now)
-        .execute(wtx.conn())
-        .await;
-    match inserted {
-        Ok(_) => {}
-        // Another replica won the race to bootstrap: nothing left to do.
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
-        Err(e) => return Err(e.into()),
-    }
-    let admin = insert_user(wtx.conn(), &tenant.id, admin_email, ROLE_TENANT_ADMIN, now).await?;
-    tokens::insert(wtx.conn(), &tenant.id, tokens::Owner::User(&admin.id), "bootstrap", token_hash, None, now).await?;
-    wtx.commit().await?;
-    Ok(Some(Bootstrap { tenant, admin }))
 }
 
 /// Creates a tenant (`tenants create`).

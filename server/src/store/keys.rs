@@ -1,12 +1,13 @@
 //! Master-key registry and wrapped data keys (`master_keys`, `data_keys`): registration at
 //! start, the token-hash key, sealing values stored before encryption existed, and rotation.
-//! The keys themselves stay in `crypto`; this module only moves wrapped bytes and ids.
+//! The keys themselves stay in `crypto`; this module only moves wrapped bytes and ids, and must
+//! not read the key file or decide what start-up does with what it reads (`crate::unlock`).
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::{Backend, Db, StoreError, StoreResult, new_id, now_ms, on_unique};
+use super::{Backend, Db, StoreError, StoreResult, new_id, now_ms, on_unique, sealing::DataKeys};
 use crate::crypto::{
-    DataKeyBinding, KeyBytes, StoredDataKey, ValueBinding, ValueCipher,
+    DataKeyBinding, KeyBytes, StoredDataKey, ValueCipher,
     keyring::{Keyring, MasterKeys, TokenMac},
 };
 
@@ -245,16 +246,18 @@ pub async fn seal_legacy_values(db: &Db, keyring: &Keyring) -> anyhow::Result<u6
             wtx.rollback().await?;
             break;
         }
-        // One key lookup per group of the batch, not one per row.
+        // One key lookup and one unwrap per group of the batch, not one per row.
         let mut keys: std::collections::HashMap<&str, DataKeyRow> = std::collections::HashMap::new();
+        let mut unwrapped = DataKeys::new(keyring);
         for (version_id, tenant_id, group_id, secret_id, version, value) in &rows {
             let value = zeroize::Zeroizing::new(value.clone());
             if !keys.contains_key(group_id.as_str()) {
                 keys.insert(group_id, group_key(conn, group_id).await?);
             }
-            let key = keys.get(group_id.as_str()).ok_or(StoreError::NotFound("data key"))?;
-            let binding = ValueBinding { tenant_id, group_id, secret_id, version: *version };
-            let ciphertext = keyring.seal(&key.stored(), &binding, &value)?;
+            let key = keys
+                .get(group_id.as_str())
+                .ok_or_else(|| StoreError::Internal(format!("data key of group {group_id} not kept")))?;
+            let ciphertext = unwrapped.sealer(&key.stored(), tenant_id, group_id)?.seal(secret_id, *version, &value)?;
             sqlx::query("UPDATE secret_versions SET ciphertext = $1, legacy_value = NULL WHERE id = $2")
                 .bind(ciphertext)
                 .bind(version_id)

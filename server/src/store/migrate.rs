@@ -4,8 +4,11 @@
 //! between them over time; both define the same tables. Applied versions are recorded in
 //! `sg_schema_migrations`. On PostgreSQL an advisory lock makes replicas that start together
 //! apply each migration exactly once; on SQLite `BEGIN IMMEDIATE` does the same.
+//!
+//! It must not hold the SQL of reads and writes (the table modules do) nor open connections
+//! (`connect` hands it a write transaction).
 
-use super::{Backend, Db};
+use super::{Backend, write::WriteTx};
 
 struct Migration {
     version: i64,
@@ -42,13 +45,13 @@ const POSTGRES: &[Migration] = &[
 /// Arbitrary constant naming this service's migration lock among PostgreSQL advisory locks.
 const PG_LOCK_KEY: i64 = 0x5347_4d49_4752; // "SGMIGR"
 
-pub async fn run(db: &Db) -> anyhow::Result<()> {
-    let migrations = match db.backend() {
+/// Applies the migrations `backend` has not applied yet, in the write transaction `tx`.
+pub async fn run(backend: Backend, mut tx: WriteTx) -> anyhow::Result<()> {
+    let migrations = match backend {
         Backend::Sqlite => SQLITE,
         Backend::Postgres => POSTGRES,
     };
-    let mut tx = db.begin_write().await?;
-    if db.backend() == Backend::Postgres {
+    if backend == Backend::Postgres {
         // Held until the transaction ends.
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_LOCK_KEY).execute(tx.conn()).await?;
     }

@@ -7,6 +7,8 @@
 //! and says so (`cut_short`); the answer's `pagination.limit` is then the number of rows it
 //! holds, and the next page starts at `offset + data.length`, which is how TrueFoundry's SDK
 //! pager continues anyway. At least one row is always answered, so paging always advances.
+//!
+//! It must not build SQL (`list` does) nor know a table.
 
 use std::{
     ops::{Deref, DerefMut},

@@ -1,15 +1,19 @@
 //! Reading and deleting single secrets. Secrets are created and changed only through their group
 //! (see `groups.rs`), as in TrueFoundry's API.
+//!
+//! It must not decide who may read (a handler authorizes against a [`SealedSecret`] before
+//! anything is opened) nor unwrap keys itself (`sealing`).
 
 use sqlx::FromRow;
 
 use super::{
     Backend, Db, FromSqlite, ListQuery, StoreError, StoreResult, access, fetch_sqlite,
-    groups::{Sealer, SecretRow, Visibility, select_secrets},
+    groups::{SecretRow, Visibility, select_secrets},
     is_storable,
     keys::{self, DataKeyRow},
     now_ms,
     page::{self, Budget, ListConn, MAX_PAGE_VALUE_BYTES, Page, PageRequest},
+    sealing::{DataKeys, Sealer},
 };
 use crate::{crypto::ValueCipher, sensitive::SecretString};
 
@@ -77,7 +81,7 @@ impl SealedSecret {
     pub fn open(self, cipher: &dyn ValueCipher) -> StoreResult<(SecretRow, Vec<VersionRow>)> {
         let Self { mut secret, tenant_id, key, versions } = self;
         let key = key.ok_or_else(|| no_data_key(&secret))?;
-        let sealer = Sealer { cipher, key: &key, tenant_id: &tenant_id, group_id: &secret.group_id };
+        let sealer = Sealer::new(cipher, &key.stored(), &tenant_id, &secret.group_id)?;
         let mut opened = Vec::with_capacity(versions.len());
         for (id, version, ciphertext, created_at) in versions {
             let value = sealer.open(&secret.id, version, ciphertext.as_deref())?;
@@ -105,14 +109,17 @@ struct SealedSecretRow {
 }
 
 impl SealedSecretRow {
-    /// The secret with its value opened, and its group's data key.
-    fn open(self, cipher: &dyn ValueCipher) -> StoreResult<(SecretRow, DataKeyRow)> {
+    /// The secret with its value opened, with the data keys of this request.
+    fn open(self, keys: &mut DataKeys<'_>) -> StoreResult<SecretRow> {
         let Self { mut secret, tenant_id, ciphertext, key_id, kek_id, wrapped } = self;
         let key = group_data_key(&secret.group_id, key_id, kek_id, wrapped).ok_or_else(|| no_data_key(&secret))?;
-        let sealer = Sealer { cipher, key: &key, tenant_id: &tenant_id, group_id: &secret.group_id };
-        let value = sealer.open(&secret.id, secret.current_version, ciphertext.as_deref())?;
+        let value = keys.sealer(&key.stored(), &tenant_id, &secret.group_id)?.open(
+            &secret.id,
+            secret.current_version,
+            ciphertext.as_deref(),
+        )?;
         secret.value = Some(value);
-        Ok((secret, key))
+        Ok(secret)
     }
 }
 
@@ -158,19 +165,13 @@ pub async fn list(
     if filter.group_id.as_deref().is_some_and(|id| !is_storable(id)) {
         return Err(StoreError::NotFound("secret group"));
     }
-    // Pairs no row can hold match nothing (and cannot be bound on PostgreSQL).
-    let names: Option<Vec<&(String, String)>> = filter
-        .names
-        .as_ref()
-        .map(|names| names.iter().filter(|(group, key)| is_storable(group) && is_storable(key)).collect());
-    if matches!(&names, Some(names) if names.is_empty()) {
+    let Some((filter_sql, binds)) = list_filter(db.backend(), tenant_id, filter, visibility)? else {
         // Nothing can match; only a missing group (404) is still to be told.
         if let Some(group_id) = &filter.group_id {
             group_exists(db, tenant_id, group_id).await?;
         }
         return Ok(empty(0));
-    }
-    let (filter_sql, binds) = list_filter(db.backend(), tenant_id, filter.group_id.as_deref(), names, visibility)?;
+    };
     let mut query = ListQuery {
         key: "s.id",
         from: "FROM secrets s",
@@ -207,8 +208,8 @@ pub async fn list(
     if let Some(group_id) = group_id {
         group_exists(db, tenant_id, group_id).await?;
     }
-    let mut conn = ListConn::open(db, (!point).then_some(page.bounds)).await?;
     let result = async {
+        let mut conn = ListConn::open(db, (!point).then_some(page.bounds)).await?;
         if !with_value {
             let (total, rows) = query.page::<SecretRow>(&mut conn, limit, offset).await?;
             return Ok(Page { total, rows, cut_short: false });
@@ -224,22 +225,28 @@ pub async fn list(
     result.await.map_err(page::timed_out(page.bounds))
 }
 
-/// The `WHERE` condition of a secret list and its binds: the tenant (`$1`), what the caller may
-/// see, one group, named secrets.
+/// The `WHERE` condition of the secret list and its binds (`$1` the tenant); `None` when no row
+/// can match: every (group, key) pair named is one no row can hold (nor PostgreSQL bind).
 fn list_filter(
     backend: Backend,
     tenant_id: &str,
-    group_id: Option<&str>,
-    names: Option<Vec<&(String, String)>>,
+    filter: &SecretFilter,
     visibility: Visibility<'_>,
-) -> StoreResult<(String, Vec<String>)> {
+) -> StoreResult<Option<(String, Vec<String>)>> {
+    let names: Option<Vec<&(String, String)>> = filter
+        .names
+        .as_ref()
+        .map(|names| names.iter().filter(|(group, key)| is_storable(group) && is_storable(key)).collect());
+    if matches!(&names, Some(names) if names.is_empty()) {
+        return Ok(None);
+    }
     let mut conditions = vec!["s.tenant_id = $1".to_owned()];
     let mut binds = vec![tenant_id.to_owned()];
     if let Some((principal, roles)) = visibility {
         conditions.push(access::holds_role_condition(principal, roles, "s.group_id", &mut binds));
     }
-    if let Some(group_id) = group_id {
-        binds.push(group_id.to_owned());
+    if let Some(group_id) = &filter.group_id {
+        binds.push(group_id.clone());
         conditions.push(format!("s.group_id = ${}", binds.len()));
     }
     if let Some(names) = &names {
@@ -248,7 +255,7 @@ fn list_filter(
         binds.push(pairs);
         conditions.push(names_condition(backend, binds.len()));
     }
-    Ok((conditions.join(" AND "), binds))
+    Ok(Some((conditions.join(" AND "), binds)))
 }
 
 /// `s.id` among the secrets the (group name, key) pairs of the JSON array bound at `$n` name in
@@ -272,9 +279,11 @@ fn names_condition(backend: Backend, n: usize) -> String {
     }
 }
 
-/// One value that does not open fails the whole list: never a page with a hole in it.
+/// One value that does not open fails the whole list: never a page with a hole in it. Each
+/// group's data key is unwrapped once for the page, however many of its values it holds.
 fn open_all(sealed: Page<SealedSecretRow>, cipher: &dyn ValueCipher) -> StoreResult<Page<SecretRow>> {
-    let rows = sealed.rows.into_iter().map(|row| Ok(row.open(cipher)?.0)).collect::<StoreResult<_>>()?;
+    let mut keys = DataKeys::new(cipher);
+    let rows = sealed.rows.into_iter().map(|row| row.open(&mut keys)).collect::<StoreResult<_>>()?;
     Ok(Page { total: sealed.total, rows, cut_short: sealed.cut_short })
 }
 

@@ -17,6 +17,9 @@
 //! shared-memory file, say, after every other connection closed), with `query_only` so nothing
 //! written through them can change data. Each statement runs in its own read transaction and
 //! sees every commit that finished before it started, as the pool's connections do.
+//!
+//! [`fetch_sqlite`] runs one statement on such a connection and builds its rows ([`FromSqlite`]).
+//! Nothing here may write, and nothing here knows a table: the table modules bring the SQL.
 
 use std::{
     path::{Path, PathBuf},
@@ -155,6 +158,66 @@ pub fn database_file(url: &str) -> anyhow::Result<Option<PathBuf>> {
     }
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
     Ok(Some(options.get_filename().to_path_buf()))
+}
+
+/// A row type the synchronous SQLite readers can build, reading columns by position in the
+/// order of the query it belongs to.
+pub(crate) trait FromSqlite: Sized {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+}
+
+/// A single column.
+impl<T: rusqlite::types::FromSql> FromSqlite for (T,) {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?,))
+    }
+}
+
+/// Two columns.
+impl<A: rusqlite::types::FromSql, B: rusqlite::types::FromSql> FromSqlite for (A, B) {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?, row.get(1)?))
+    }
+}
+
+/// Every row of `sql` on a synchronous SQLite reader; `$N` in `sql` is `binds[N - 1]`.
+pub(crate) fn fetch_sqlite<T: FromSqlite>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    binds: &[&dyn rusqlite::ToSql],
+) -> StoreResult<Vec<T>> {
+    Ok(fetch_sqlite_while(conn, sql, binds, |_| true)?.0)
+}
+
+/// [`fetch_sqlite`] up to the first row `fits` refuses; true when it stopped there.
+pub(crate) fn fetch_sqlite_while<T: FromSqlite>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    binds: &[&dyn rusqlite::ToSql],
+    mut fits: impl FnMut(&T) -> bool,
+) -> StoreResult<(Vec<T>, bool)> {
+    let mut statement = conn.prepare_cached(sql)?;
+    // SQLite numbers `$N` parameters in the order they first appear, not by N (the filters
+    // use `$2` before `$1` and some twice), so each is bound by its name, as sqlx does.
+    for index in 1..=statement.parameter_count() {
+        let name = statement.parameter_name(index).unwrap_or_default().to_owned();
+        let bind = name
+            .strip_prefix('$')
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| binds.get(n.checked_sub(1)?))
+            .ok_or(rusqlite::Error::InvalidParameterName(name))?;
+        statement.raw_bind_parameter(index, bind)?;
+    }
+    let mut rows = statement.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let row = T::from_sqlite(row)?;
+        if !fits(&row) {
+            return Ok((out, true));
+        }
+        out.push(row);
+    }
+    Ok((out, false))
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! Teams and their members and managers.
+//!
+//! It must not decide who may change a team beyond the manager check that has to run inside the
+//! write transaction (`may_update_any` comes from `crate::authz`).
 
 use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 
-use super::{Db, ListQuery, StoreError, StoreResult, groups::Actor, identity, new_id, now_ms, on_unique};
+use super::{Db, ListQuery, StoreError, StoreResult, actor::Actor, identity, new_id, now_ms, on_unique};
 
 pub const MEMBER: &str = "member";
 pub const MANAGER: &str = "manager";
@@ -116,15 +119,34 @@ pub async fn upsert(
         (None, true) => None,
         (None, false) => Some(&creator[..]),
     };
+    replace_members(&mut *conn, &actor.tenant_id, &id, spec.members, managers).await?;
+    let team = load(conn, &actor.tenant_id, &id).await?;
+    if dry_run {
+        wtx.rollback().await?;
+    } else {
+        wtx.commit().await?;
+    }
+    Ok(team)
+}
+
+/// Replaces the team's members, and its managers when `managers` is given; every e-mail must
+/// be a user of the tenant.
+async fn replace_members(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+    members: &[String],
+    managers: Option<&[String]>,
+) -> StoreResult<()> {
     let replaced = if managers.is_some() { "" } else { " AND role = 'member'" };
     sqlx::query(AssertSqlSafe(format!("DELETE FROM team_members WHERE team_id = $1{replaced}")))
-        .bind(&id)
+        .bind(id)
         .execute(&mut *conn)
         .await?;
-    let lists = [("members", spec.members, MEMBER), ("managers", managers.unwrap_or_default(), MANAGER)];
+    let lists = [("members", members, MEMBER), ("managers", managers.unwrap_or_default(), MANAGER)];
     for (field, emails, role) in lists {
         for (index, email) in emails.iter().enumerate() {
-            let user = match identity::user_by_email(conn, &actor.tenant_id, email).await {
+            let user = match identity::user_by_email(&mut *conn, tenant_id, email).await {
                 Ok(user) => user,
                 Err(StoreError::NotFound(_)) => {
                     return Err(StoreError::Invalid {
@@ -138,20 +160,14 @@ pub async fn upsert(
                 "INSERT INTO team_members (team_id, user_id, role) VALUES ($1, $2, $3)
                  ON CONFLICT (team_id, user_id, role) DO NOTHING",
             )
-            .bind(&id)
+            .bind(id)
             .bind(&user.id)
             .bind(role)
             .execute(&mut *conn)
             .await?;
         }
     }
-    let team = load(conn, &actor.tenant_id, &id).await?;
-    if dry_run {
-        wtx.rollback().await?;
-    } else {
-        wtx.commit().await?;
-    }
-    Ok(team)
+    Ok(())
 }
 
 /// Teams of the tenant, oldest first: all of them, or (with `member_user_id`) those the user

@@ -1,9 +1,11 @@
 //! Access tokens of users (personal access tokens) and of virtual accounts. Tokens arrive here
 //! already hashed; this module never sees one in the clear.
+//!
+//! It may read users (`identity`); `identity` must not depend on it.
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::{Db, ListQuery, StoreError, StoreResult, groups::like_contains, identity, new_id, now_ms};
+use super::{Db, ListQuery, StoreError, StoreResult, identity, like_contains, new_id, now_ms};
 
 /// Whose token it is.
 #[derive(Debug, Clone, Copy)]

@@ -1,11 +1,14 @@
 //! Virtual accounts: service identities with their own tokens and roles on named groups.
+//!
+//! It must not make tokens (it stores the hash it is given) nor decide who may manage accounts
+//! (`crate::authz`).
 
 use sqlx::{AnyConnection, FromRow};
 
 use super::{
     Db, ListQuery, StoreError, StoreResult,
-    groups::{Actor, like_contains},
-    new_id, now_ms, on_unique,
+    actor::Actor,
+    like_contains, new_id, now_ms, on_unique,
     tokens::{self, Owner},
 };
 
@@ -44,6 +47,53 @@ macro_rules! select_accounts {
     };
 }
 
+/// The group ids of `permissions` ((group name, role) pairs). Permissions are bound to the
+/// groups' ids: they end with the group, and a later group of the same name does not inherit them.
+async fn resolve_permissions(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    permissions: Option<&[(String, String)]>,
+) -> StoreResult<Vec<(String, String)>> {
+    let mut resolved = Vec::new();
+    if let Some(permissions) = permissions {
+        for (index, (group, role)) in permissions.iter().enumerate() {
+            let group_id: Option<String> =
+                sqlx::query_scalar("SELECT id FROM secret_groups WHERE tenant_id = $1 AND name = $2")
+                    .bind(tenant_id)
+                    .bind(group)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            let group_id = group_id.ok_or_else(|| StoreError::Invalid {
+                field: format!("manifest.permissions[{index}].resource_fqn"),
+                problem: format!("names no secret group of this tenant ({group})"),
+            })?;
+            resolved.push((group_id, role.clone()));
+        }
+    }
+    Ok(resolved)
+}
+
+/// Makes the account's permissions exactly `resolved` ((group id, role), in manifest order).
+async fn replace_permissions(conn: &mut AnyConnection, id: &str, resolved: &[(String, String)]) -> StoreResult<()> {
+    sqlx::query("DELETE FROM virtual_account_permissions WHERE virtual_account_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    for (position, (group_id, role)) in resolved.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO virtual_account_permissions (virtual_account_id, group_id, position, role_id)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(group_id)
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(role)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Creates the account (with a token of hash `new_token_hash`) or updates the existing one.
 /// Returns the account and whether it was created. Every permission must name an existing group.
 pub async fn upsert(
@@ -56,24 +106,7 @@ pub async fn upsert(
     let now = now_ms();
     let mut wtx = db.begin_write().await?;
     let conn = wtx.conn();
-    // Permissions are bound to the groups' ids: they end with the group, and a later group of
-    // the same name does not inherit them.
-    let mut resolved = Vec::new();
-    if let Some(permissions) = spec.permissions {
-        for (index, (group, role)) in permissions.iter().enumerate() {
-            let group_id: Option<String> =
-                sqlx::query_scalar("SELECT id FROM secret_groups WHERE tenant_id = $1 AND name = $2")
-                    .bind(&actor.tenant_id)
-                    .bind(group)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            let group_id = group_id.ok_or_else(|| StoreError::Invalid {
-                field: format!("manifest.permissions[{index}].resource_fqn"),
-                problem: format!("names no secret group of this tenant ({group})"),
-            })?;
-            resolved.push((group_id, role.clone()));
-        }
-    }
+    let resolved = resolve_permissions(&mut *conn, &actor.tenant_id, spec.permissions).await?;
     let existing: Option<String> = sqlx::query_scalar(
         "UPDATE virtual_accounts SET updated_at = updated_at WHERE tenant_id = $1 AND name = $2 RETURNING id",
     )
@@ -117,22 +150,7 @@ pub async fn upsert(
         }
     };
     if spec.permissions.is_some() {
-        sqlx::query("DELETE FROM virtual_account_permissions WHERE virtual_account_id = $1")
-            .bind(&id)
-            .execute(&mut *conn)
-            .await?;
-        for (position, (group_id, role)) in resolved.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO virtual_account_permissions (virtual_account_id, group_id, position, role_id)
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&id)
-            .bind(group_id)
-            .bind(i64::try_from(position).unwrap_or(i64::MAX))
-            .bind(role)
-            .execute(&mut *conn)
-            .await?;
-        }
+        replace_permissions(&mut *conn, &id, &resolved).await?;
     }
     let account = load(conn, &actor.tenant_id, &id).await?;
     if dry_run {
