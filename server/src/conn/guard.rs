@@ -148,7 +148,29 @@ pub struct GuardedIo<S> {
     write_deadline: Option<Pin<Box<Sleep>>>,
     /// An answer we write ourselves, and how much of it is written.
     refusal: Option<(Vec<u8>, usize)>,
+    /// Set once the write half is shut: until when, and how much more, the connection is
+    /// drained before it closes (see [`Linger`]).
+    linger: Option<Linger>,
 }
+
+/// Lingering close, as nginx does it: a request answered before its body was read (413 from
+/// `Content-Length`, 401/403 before the body) leaves the client still sending. Closing the
+/// socket with unread input makes the kernel send a reset, and the client loses the answer
+/// (its write fails with a broken pipe before it reads). So after the answer the write half
+/// is shut (FIN) and what still arrives is read and dropped, until the client closes too, or
+/// for at most [`LINGER_TIME`] and [`LINGER_BYTES`]: a bound, so lingering costs no memory and
+/// little time.
+struct Linger {
+    until: Pin<Box<Sleep>>,
+    left: usize,
+}
+
+/// How long a closing connection is drained at most.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// How much a closing connection drains at most: more than the largest body (4 MiB) a client
+/// may still be sending when it is answered.
+const LINGER_BYTES: usize = 8 * 1024 * 1024;
 
 impl<S> GuardedIo<S> {
     /// A new connection: its first head must arrive within the header timeout.
@@ -162,6 +184,7 @@ impl<S> GuardedIo<S> {
             read_deadline: Some(Box::pin(sleep_until(Instant::now() + timeouts.header))),
             write_deadline: None,
             refusal: None,
+            linger: None,
         }
     }
 
@@ -210,6 +233,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GuardedIo<S> {
         tracing::debug!(status = err.status().as_u16(), "refusing a request head");
         self.refusal = Some((err.into_raw_response(), 0));
         self.write_deadline = Some(Box::pin(sleep_until(Instant::now() + REFUSAL_WRITE_TIME)));
+    }
+
+    /// Drains input until the client closes too, or the linger time or bytes run out (see
+    /// [`Linger`]); ends without error whatever happens, as the answer is already sent.
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Self { inner, linger, .. } = self;
+        let Some(linger) = linger else { return Poll::Ready(Ok(())) };
+        let mut scratch = [0u8; 8 * 1024];
+        loop {
+            if linger.left == 0 || linger.until.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(()));
+            }
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut *inner).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => linger.left = linger.left.saturating_sub(buf.filled().len()),
+                Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 
     /// `poll` under the write-stall timeout: a write that makes no progress for that long fails.
@@ -296,8 +339,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GuardedIo<S> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_shutdown(cx);
-        this.stall_guard(cx, poll)
+        if this.linger.is_none() {
+            let poll = Pin::new(&mut this.inner).poll_shutdown(cx);
+            ready!(this.stall_guard(cx, poll))?;
+            this.linger =
+                Some(Linger { until: Box::pin(sleep_until(Instant::now() + LINGER_TIME)), left: LINGER_BYTES });
+        }
+        this.poll_linger(cx)
     }
 }
 

@@ -14,6 +14,7 @@ on_both_backends!(
     malformed_bodies_are_400_and_invalid_ones_422,
     invalid_queries_are_422,
     oversized_bodies_are_413,
+    a_body_refused_before_it_is_read_still_gets_its_answer,
     unknown_routes_and_methods_answer_http_error,
     another_tenants_objects_do_not_exist,
     fuzzer_findings_answer_as_documented,
@@ -192,6 +193,38 @@ async fn oversized_bodies_are_413(backend: Backend) {
     assert_http_error(response, 413, "payload_too_large").await;
     let listed = server.client().list_secret_groups().search(name.as_str()).send().await.expect("list").into_inner();
     assert_eq!(listed.pagination.total, 0);
+    server.stop().await;
+}
+
+/// The server answers 413 from `Content-Length` (and 401/403) before reading the body. A client
+/// still sending must get that answer, not a reset: the connection lingers (`conn/guard.rs`).
+/// Written with a plain socket, as a client that writes the whole body before reading does
+/// (without lingering, Python's http.client got 0 of 30 such answers: a broken pipe each time).
+async fn a_body_refused_before_it_is_read_still_gets_its_answer(backend: Backend) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let server = TestServer::start(backend).await;
+    let address = server.base_url.trim_start_matches("http://").to_owned();
+    let body = vec![b'x'; 5 * 1024 * 1024];
+    for attempt in 0..10 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.expect("connect");
+        let head = format!(
+            "POST {GROUPS} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            server.token,
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.expect("head");
+        // Clients (Python's http.client, hyper) give up at a failed write, answer or not: the
+        // whole body must go out although nobody reads it.
+        let sent = stream.write_all(&body).await;
+        assert!(sent.is_ok(), "attempt {attempt}: sending the body failed: {sent:?}");
+        let mut answer = Vec::new();
+        let read = stream.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(read.is_ok(), "attempt {attempt}: the connection was reset before the answer: {read:?}");
+        assert!(answer.starts_with("HTTP/1.1 413"), "attempt {attempt}: {answer}");
+        assert!(answer.contains(r#""code":"payload_too_large""#), "attempt {attempt}: {answer}");
+    }
     server.stop().await;
 }
 

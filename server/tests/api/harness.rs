@@ -129,14 +129,14 @@ impl TestServer {
         let listener = TcpListener::bind(self.args.listen).await.expect("bind 127.0.0.1:0");
         let address: SocketAddr = listener.local_addr().expect("local address");
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let app = api::app(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        // The server's own accept loop (connection limits, timeouts, lingering close), as the
+        // binary serves.
+        let (app, limits) = (api::app(self.state.clone()), self.args.connections.clone());
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("server runs");
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            secret_groups_server::conn::serve(listener, app, &limits, stopped).await.expect("server runs");
         });
         self.base_url = format!("http://{address}");
         self.shutdown = Some(shutdown);
