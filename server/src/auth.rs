@@ -89,16 +89,16 @@ impl Caller {
     }
 
     pub fn actor(&self) -> Actor {
-        Actor { tenant_id: self.tenant_id.clone(), user_id: self.id().to_owned(), email: self.slug().to_owned() }
+        Actor { tenant_id: self.tenant_id.clone(), subject_id: self.id().to_owned(), slug: self.slug().to_owned() }
     }
 
     /// The identity role queries are about.
-    pub fn access_principal(&self) -> access::Principal {
+    pub fn role_holder(&self) -> access::RoleHolder {
         let (user_id, virtual_account_id) = match &self.principal {
             Principal::User { id, .. } => (id.clone(), String::new()),
             Principal::VirtualAccount { id, .. } => (String::new(), id.clone()),
         };
-        access::Principal { tenant_id: self.tenant_id.clone(), user_id, virtual_account_id }
+        access::RoleHolder { tenant_id: self.tenant_id.clone(), user_id, virtual_account_id }
     }
 }
 

@@ -206,7 +206,7 @@ pub async fn create_or_update_secret_group(
         &state.db,
         &*state.keys,
         &caller.actor(),
-        &caller.access_principal(),
+        &caller.role_holder(),
         caller.is_tenant_admin,
         &manifest.name,
         &state.integration.id,

@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 
 use super::{
     Backend, Db, FromSqlite, ListQuery, StoreError, StoreResult,
-    access::{self, Principal},
+    access::{self, RoleHolder},
     fetch_sqlite, is_storable,
     keys::{self, DataKeyRow},
     new_id, now_ms, on_unique,
@@ -23,12 +23,16 @@ use crate::{
     sensitive::SecretString,
 };
 
-/// Who is writing, as recorded in `created_by_*` columns.
+/// Who is writing, as recorded in `created_by_*` columns: a user or a virtual account. The
+/// columns are named for users (`created_by_user_id`, `created_by_email`) because users came
+/// first; for a virtual account they hold its id and its name.
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub tenant_id: String,
-    pub user_id: String,
-    pub email: String,
+    /// The user's or the virtual account's id.
+    pub subject_id: String,
+    /// The readable name: the user's e-mail or the virtual account's name.
+    pub slug: String,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -89,7 +93,7 @@ pub struct NewGroup {
 
 /// Who may see what in a list: `None` for a tenant admin (everything in the tenant), otherwise
 /// the groups on which the principal holds one of `roles`.
-pub type Visibility<'a> = Option<(&'a Principal, &'a [&'static str])>;
+pub type Visibility<'a> = Option<(&'a RoleHolder, &'a [&'static str])>;
 
 /// The role that may do everything to a group.
 pub const ROLE_ADMIN: &str = "secret-group-admin";
@@ -249,7 +253,7 @@ pub async fn upsert(
     db: &Db,
     cipher: &dyn ValueCipher,
     actor: &Actor,
-    principal: &Principal,
+    principal: &RoleHolder,
     may_manage_any: bool,
     name: &str,
     integration_id: &str,
@@ -532,8 +536,8 @@ async fn insert_group(
     .bind(name)
     .bind(integration_id)
     .bind(manifest)
-    .bind(&actor.user_id)
-    .bind(&actor.email)
+    .bind(&actor.subject_id)
+    .bind(&actor.slug)
     .bind(now)
     .execute(&mut *conn)
     .await
@@ -596,8 +600,8 @@ async fn insert_secrets(
         let mut insert = sqlx::query(AssertSqlSafe(sql))
             .bind(&actor.tenant_id)
             .bind(sealer.group_id)
-            .bind(&actor.user_id)
-            .bind(&actor.email)
+            .bind(&actor.subject_id)
+            .bind(&actor.slug)
             .bind(now);
         for (id, (name, _)) in ids.iter().zip(chunk) {
             insert = insert.bind(id).bind(*name);
