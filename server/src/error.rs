@@ -11,7 +11,10 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use crate::{model::HttpError, store::StoreError};
+use crate::{
+    model::{HttpError, TimestampOutOfRange},
+    store::StoreError,
+};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -206,6 +209,13 @@ impl IntoResponse for ApiError {
 impl From<crate::list_gate::QueueTimeout> for ApiError {
     fn from(timeout: crate::list_gate::QueueTimeout) -> Self {
         ApiError::list_busy(timeout.0)
+    }
+}
+
+/// A stored time no date represents: a broken row, never shown as 1970.
+impl From<TimestampOutOfRange> for ApiError {
+    fn from(err: TimestampOutOfRange) -> Self {
+        ApiError::internal(err.to_string())
     }
 }
 

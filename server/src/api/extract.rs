@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use super::objects_only::ObjectsOnly;
 use crate::{error::ApiError, state::AppState};
 
-/// The largest request body accepted (10b); larger ones get 413.
+/// The largest request body accepted, 4 MiB as README says; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// A JSON request body. Not JSON or not sent as JSON → 400; JSON of the wrong shape (missing

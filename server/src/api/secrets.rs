@@ -85,7 +85,7 @@ pub async fn list_secrets(
     let page =
         secrets::list(&state.db, &*state.keys, &caller.tenant_id, &filter, visibility, with_value, request).await?;
     let pagination = view::pagination(&page, offset, limit);
-    let data = page.rows.into_iter().map(|row| view::secret(&caller, row, with_value)).collect();
+    let data = page.rows.into_iter().map(|row| view::secret(&caller, row, with_value)).collect::<Result<_, _>>()?;
     Ok(Json(ListSecretsResponse { data, pagination }))
 }
 
@@ -123,8 +123,8 @@ pub async fn get_secret(
     let sealed = secrets::get(&state.db, &caller.tenant_id, &id).await?;
     authz::authorize_existing_group(&state, &caller, sealed.group_id(), GroupAction::ReadValues).await?;
     let (row, version_rows) = sealed.open(&*state.keys)?;
-    let mut secret = view::secret(&caller, row, true);
-    secret.secret_versions = Some(view::versions(&secret, version_rows));
+    let mut secret = view::secret(&caller, row, true)?;
+    secret.secret_versions = Some(view::versions(&secret, version_rows)?);
     Ok(Json(SecretResponse { data: secret }))
 }
 

@@ -44,8 +44,8 @@ fn view(caller: &Caller, row: TeamWithMembers) -> Result<Team, ApiError> {
         is_editable,
         created_by_subject: view::subject(&team.created_by_id, &team.created_by_slug),
         created_by: team.created_by_slug,
-        created_at: Timestamp(team.created_at),
-        updated_at: Timestamp(team.updated_at),
+        created_at: Timestamp::from_millis(team.created_at)?,
+        updated_at: Timestamp::from_millis(team.updated_at)?,
         id: team.id,
         name: team.name,
     })

@@ -49,20 +49,22 @@ pub async fn list_personal_access_tokens(
     let (total, rows) = tokens::list_pats(&state.db, user_id, query.last("nameSearchQuery"), limit, offset).await?;
     let data = rows
         .into_iter()
-        .map(|row| PersonalAccessToken {
-            kind: PersonalAccessTokenType::PersonalAccessToken,
-            tenant_name: caller.tenant_name.clone(),
-            account_id: caller.tenant_id.clone(),
-            created_by_subject: view::subject(&row.user_id, &row.email),
-            created_by: row.email,
-            is_expired: row.revoked_at.is_some() || row.expires_at.is_some_and(|at| at <= now),
-            expires_at: row.expires_at.map(Timestamp),
-            created_at: Timestamp(row.created_at),
-            updated_at: Timestamp(row.revoked_at.unwrap_or(row.created_at)),
-            id: row.id,
-            name: row.name,
+        .map(|row| {
+            Ok(PersonalAccessToken {
+                kind: PersonalAccessTokenType::PersonalAccessToken,
+                tenant_name: caller.tenant_name.clone(),
+                account_id: caller.tenant_id.clone(),
+                created_by_subject: view::subject(&row.user_id, &row.email),
+                created_by: row.email,
+                is_expired: row.revoked_at.is_some() || row.expires_at.is_some_and(|at| at <= now),
+                expires_at: row.expires_at.map(Timestamp::from_millis).transpose()?,
+                created_at: Timestamp::from_millis(row.created_at)?,
+                updated_at: Timestamp::from_millis(row.revoked_at.unwrap_or(row.created_at))?,
+                id: row.id,
+                name: row.name,
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     Ok(Json(ListPersonalAccessTokensResponse { data, pagination: Pagination { total, offset, limit } }))
 }
 

@@ -25,18 +25,18 @@ use crate::{
     },
 };
 
-fn view(caller: &Caller, row: identity::User) -> User {
-    User {
+fn view(caller: &Caller, row: identity::User) -> Result<User, ApiError> {
+    Ok(User {
         tenant_name: caller.tenant_name.clone(),
         metadata: UserMetadata { display_name: Some(row.email.clone()) },
         roles: vec![row.tenant_role],
         active: row.deactivated_at.is_none(),
         is_editable: caller.is_tenant_admin,
-        created_at: Timestamp(row.created_at),
-        updated_at: Timestamp(row.updated_at),
+        created_at: Timestamp::from_millis(row.created_at)?,
+        updated_at: Timestamp::from_millis(row.updated_at)?,
         id: row.id,
         email: row.email,
-    }
+    })
 }
 
 /// A `tenantName` in a body must be the caller's own tenant when given.
@@ -72,7 +72,7 @@ pub async fn list_users(
     let show_invalid = query.flag("showInvalidUsers")?;
     let (total, rows) =
         identity::list_users(&state.db, &caller.tenant_id, query.last("query"), show_invalid, limit, offset).await?;
-    let data = rows.into_iter().map(|row| view(&caller, row)).collect();
+    let data = rows.into_iter().map(|row| view(&caller, row)).collect::<Result<_, _>>()?;
     Ok(Json(ListUsersResponse { data, pagination: Pagination { total, offset, limit } }))
 }
 
@@ -98,7 +98,7 @@ pub async fn get_user(
 ) -> Result<Json<UserResponse>, ApiError> {
     authz::require_user(&caller)?;
     let row = identity::get_user(&state.db, &caller.tenant_id, &id).await?;
-    Ok(Json(UserResponse { data: view(&caller, row) }))
+    Ok(Json(UserResponse { data: view(&caller, row)? }))
 }
 
 /// Delete a user

@@ -1,11 +1,11 @@
-//! The rules of 10b that JSON shape alone does not express. Each check mirrors a `pattern`,
+//! The rules that JSON shape alone does not express (names, keys, sizes, uniqueness). Each check mirrors a `pattern`,
 //! bound or uniqueness rule of the OpenAPI document, and fails with a 422 naming the field.
 
 use std::collections::HashSet;
 
 use crate::{
     error::ApiError,
-    model::{GROUP_NAME_PATTERN, MAX_SECRETS_PER_GROUP, MAX_VALUE_BYTES, SECRET_KEY_PATTERN, SECRET_VALUE_PATTERN},
+    model::{GROUP_NAME_PATTERN, MAX_SECRETS_PER_GROUP, MAX_VALUE_CHARS, SECRET_KEY_PATTERN, SECRET_VALUE_PATTERN},
 };
 
 /// `^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$`
@@ -89,10 +89,10 @@ pub fn secrets<'a>(entries: impl ExactSizeIterator<Item = (&'a str, Option<&'a s
         if !seen.insert(key) {
             return Err(ApiError::validation(format!("secrets[{index}].key"), format!("repeats the key {key}")));
         }
-        if value.is_some_and(|v| v.chars().count() > MAX_VALUE_BYTES) {
+        if value.is_some_and(|v| v.chars().count() > MAX_VALUE_CHARS) {
             return Err(ApiError::validation(
                 format!("secrets[{index}].value"),
-                format!("must be at most {MAX_VALUE_BYTES} characters"),
+                format!("must be at most {MAX_VALUE_CHARS} characters"),
             ));
         }
         // `pattern: ^[^\x00]*$`: PostgreSQL's text cannot hold U+0000, and a value must read back
@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn secrets_reject_repeats_bad_keys_and_big_values() {
-        let big = "x".repeat(MAX_VALUE_BYTES + 1);
+        let big = "x".repeat(MAX_VALUE_CHARS + 1);
         assert!(secrets([("A", Some("1")), ("B", None)].into_iter()).is_ok());
         assert!(secrets([("A", Some("1")), ("A", Some("2"))].into_iter()).is_err());
         assert!(secrets([("1A", Some("1"))].into_iter()).is_err());

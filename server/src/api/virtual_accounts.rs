@@ -52,8 +52,8 @@ fn view(caller: &Caller, account: Account) -> Result<VirtualAccount, ApiError> {
         created_by_subject: view::subject(&row.created_by_id, &row.created_by_slug),
         created_by: row.created_by_slug,
         is_expired: row.expires_at.is_some_and(|at| at <= now_ms()),
-        created_at: Timestamp(row.created_at),
-        updated_at: Timestamp(row.updated_at),
+        created_at: Timestamp::from_millis(row.created_at)?,
+        updated_at: Timestamp::from_millis(row.updated_at)?,
         id: row.id,
         name: row.name,
     })
