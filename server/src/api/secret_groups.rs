@@ -105,7 +105,6 @@ pub async fn create_secret_group(
 ) -> Result<Json<SecretGroupResponse>, ApiError> {
     authz::require_user(&caller)?;
     let body = body.read(&state).await?;
-    validate::group_name("name", &body.name)?;
     validate::length("integrationId", &body.integration_id, 1, 512)?;
     if body.integration_id != state.integration.id {
         return Err(ApiError::validation(
@@ -123,11 +122,11 @@ pub async fn create_secret_group(
         owned_by: None,
     };
     let new = NewGroup {
-        name: body.name,
+        name: body.name.into_string(),
         integration_id: body.integration_id,
         manifest: manifest_json(&manifest)?,
         collaborators: collaborator_rows(&manifest),
-        secrets: body.secrets.into_iter().map(|s| (s.key, s.value)).collect(),
+        secrets: body.secrets.into_iter().map(|s| (s.key.into_string(), s.value)).collect(),
     };
     let row = groups::create(&state.db, &*state.keys, &caller.actor(), new).await?;
     Ok(Json(SecretGroupResponse { data: view::group(&caller, &state.integration, row)? }))
@@ -161,7 +160,6 @@ pub async fn create_or_update_secret_group(
     JsonBody(body): JsonBody<CreateOrUpdateSecretGroupRequest>,
 ) -> Result<Json<SecretGroupResponse>, ApiError> {
     let mut manifest = body.manifest;
-    validate::group_name("manifest.name", &manifest.name)?;
     validate::length("manifest.integration_fqn", &manifest.integration_fqn, 1, 512)?;
     let collaborators = manifest.collaborators.take().unwrap_or_default();
     if collaborators.len() > 500 {
@@ -280,7 +278,8 @@ pub async fn update_secret_group(
         return Err(ApiError::validation("secrets", "must have at least one item"));
     }
     validate::secrets(body.secrets.iter().map(|s| (s.key.as_str(), s.value.as_ref().map(SecretString::expose))))?;
-    let entries: Vec<(String, Option<SecretString>)> = body.secrets.into_iter().map(|s| (s.key, s.value)).collect();
+    let entries: Vec<(String, Option<SecretString>)> =
+        body.secrets.into_iter().map(|s| (s.key.into_string(), s.value)).collect();
     let row = groups::update(&state.db, &*state.keys, &caller.actor(), &id, &entries).await?;
     Ok(Json(SecretGroupResponse { data: view::group(&caller, &state.integration, row)? }))
 }

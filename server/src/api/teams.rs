@@ -78,7 +78,6 @@ pub async fn create_or_update_team(
     authz::require_user(&caller)?;
     let body = body.read(&state).await?;
     let mut manifest = body.manifest;
-    validate::group_name("manifest.name", &manifest.name)?;
     if let Some(name) = &manifest.display_name {
         validate::length("manifest.displayName", name, 0, 256)?;
     }

@@ -8,15 +8,15 @@ use super::{
     responses::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
     },
-    validate, view,
+    view,
 };
 use crate::{
     auth::{self, Caller},
     authz,
     error::ApiError,
     model::{
-        CreateOrUpdateVirtualAccountRequest, EmptyResponse, ExistsResponse, ListVirtualAccountsResponse, Pagination,
-        PermissionResourceType, RegenerateTokenRequest, RoleId, Timestamp, TokenResponse, VirtualAccount,
+        CreateOrUpdateVirtualAccountRequest, EmptyResponse, ExistsResponse, GroupFqn, ListVirtualAccountsResponse,
+        Pagination, PermissionResourceType, RegenerateTokenRequest, RoleId, Timestamp, TokenResponse, VirtualAccount,
         VirtualAccountManifest, VirtualAccountManifestType, VirtualAccountPermission, VirtualAccountResponse,
         VirtualAccountType,
     },
@@ -33,16 +33,18 @@ fn view(caller: &Caller, account: Account) -> Result<VirtualAccount, ApiError> {
         .map_err(|e| ApiError::internal(format!("stored manifest of virtual account {} is not valid: {e}", row.id)))?;
     // The roles the account holds now (kept when an update omitted them, gone with a deleted
     // group), not what the last manifest said.
-    let permissions: Vec<VirtualAccountPermission> = permissions
+    let permissions = permissions
         .into_iter()
-        .filter_map(|(group, role)| {
-            Some(VirtualAccountPermission {
-                resource_fqn: format!("{}:{group}", caller.tenant_name),
-                resource_type: PermissionResourceType::SecretGroup,
-                role_id: RoleId::from_id(&role)?,
-            })
+        .filter_map(|(group, role)| Some((group, RoleId::from_id(&role)?)))
+        .map(|(group, role_id)| {
+            // Tenant and group names were checked when stored, so this holds; a row that breaks
+            // it is a fault to report, not a permission to hide.
+            let resource_fqn = GroupFqn::try_from(format!("{}:{group}", caller.tenant_name)).map_err(|e| {
+                ApiError::internal(format!("virtual account {} holds a role on {group}, not an FQN: {e}", row.id))
+            })?;
+            Ok(VirtualAccountPermission { resource_fqn, resource_type: PermissionResourceType::SecretGroup, role_id })
         })
-        .collect();
+        .collect::<Result<Vec<_>, ApiError>>()?;
     manifest.permissions = (!permissions.is_empty()).then_some(permissions);
     Ok(VirtualAccount {
         kind: VirtualAccountType::VirtualAccount,
@@ -116,7 +118,6 @@ pub async fn create_or_update_virtual_account(
     authz::require_tenant_admin(&caller)?;
     let body = body.read(&state).await?;
     let mut manifest = body.manifest;
-    validate::group_name("manifest.name", &manifest.name)?;
     manifest.kind = Some(VirtualAccountManifestType::VirtualAccount);
     let expires_at = match &manifest.expiration_date {
         None => None,
@@ -145,7 +146,7 @@ pub async fn create_or_update_virtual_account(
                     .resource_fqn
                     .strip_prefix(&caller.tenant_name)
                     .and_then(|rest| rest.strip_prefix(':'))
-                    .filter(|name| validate::is_group_name(name))
+                    // The rest is a group name: `GroupFqn` held it to the pattern.
                     .ok_or_else(|| {
                         ApiError::validation(
                             format!("manifest.permissions[{index}].resource_fqn"),

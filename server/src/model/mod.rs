@@ -26,10 +26,6 @@ where
     }
 }
 
-/// Group name rule: no `:` so it can sit inside an FQN (`<tenant>:<group>`).
-pub const GROUP_NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$";
-/// Secret key rule: a valid environment variable name, plus `.` and `-`.
-pub const SECRET_KEY_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$";
 /// Secret value rule: any text without U+0000, which PostgreSQL's `text` cannot store.
 pub const SECRET_VALUE_PATTERN: &str = r"^[^\x00]*$";
 /// The longest secret value, in characters (Unicode scalar values), not bytes: the document's
@@ -216,8 +212,8 @@ pub struct SecretGroupManifest {
     #[serde(rename = "type")]
     #[schema(inline)]
     pub kind: ManifestType,
-    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$")]
-    pub name: String,
+    #[schema(inline)]
+    pub name: GroupName,
     #[schema(min_length = 1, max_length = 512)]
     pub integration_fqn: String,
     #[serde(default)]
@@ -249,16 +245,16 @@ pub struct SecretGroup {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SecretInput {
-    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")]
-    pub key: String,
+    #[schema(inline)]
+    pub key: SecretKey,
     #[schema(max_length = 65536, pattern = r"^[^\x00]*$", value_type = String)]
     pub value: SecretString,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateSecretInput {
-    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")]
-    pub key: String,
+    #[schema(inline)]
+    pub key: SecretKey,
     #[serde(default)]
     #[schema(max_length = 65536, pattern = r"^[^\x00]*$", value_type = Option<String>)]
     pub value: Option<SecretString>,
@@ -267,8 +263,8 @@ pub struct UpdateSecretInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateSecretGroupRequest {
-    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$")]
-    pub name: String,
+    #[schema(inline)]
+    pub name: GroupName,
     #[schema(min_length = 1, max_length = 512)]
     pub integration_id: String,
     #[schema(max_items = 500)]
@@ -341,7 +337,9 @@ pub struct DeleteSecretGroupResponse {}
 pub struct DeleteSecretResponse(pub i64);
 
 mod identity;
+mod names;
 pub use identity::*;
+pub use names::*;
 
 #[cfg(test)]
 mod tests {

@@ -150,6 +150,20 @@ async fn malformed_bodies_are_400_and_invalid_ones_422(backend: Backend) {
         let error = assert_http_error(response, 422, "validation_failed").await;
         assert!(error["message"].as_str().unwrap_or("").contains(field), "{field}: {error}");
     }
+    // A name or key outside its pattern is refused while the body is parsed, with the field's
+    // path and the pattern the document gives.
+    for (body, field, pattern) in [
+        (ok("bad name"), "name", "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$"),
+        (
+            json!({"name": name, "integrationId": "internal-secret-store", "secrets": [{"key": "K", "value": "v"}, {"key": "1K", "value": "v"}]}),
+            "secrets[1].key",
+            "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$",
+        ),
+    ] {
+        let response = post(body.to_string(), "application/json").await.expect("POST");
+        let error = assert_http_error(response, 422, "validation_failed").await;
+        assert_eq!(error["details"], json!([{"field": field, "message": format!("must match {pattern}")}]), "{error}");
+    }
     let listed = server.client().list_secret_groups().search(name.as_str()).send().await.expect("list").into_inner();
     assert_eq!(listed.pagination.total, 0, "a rejected create stored something");
     server.stop().await;
