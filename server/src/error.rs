@@ -159,6 +159,12 @@ impl ApiError {
         self.status
     }
 
+    /// The answer's `message`, for unit tests of the layers that build errors.
+    #[cfg(test)]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     fn body(&self) -> HttpError {
         HttpError {
             status_code: i32::from(self.status.as_u16()),

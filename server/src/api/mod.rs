@@ -8,6 +8,7 @@ mod extract;
 mod health;
 mod objects_only;
 mod params;
+mod query;
 mod responses;
 mod secret_groups;
 mod secrets;

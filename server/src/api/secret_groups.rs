@@ -3,8 +3,9 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{JsonBody, PathId, PendingJson, QueryPairs},
+    extract::{JsonBody, PathId, PendingJson},
     params::{ForceDeleteParams, GroupFilterParams, PageParams},
+    query::QueryString,
     responses::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, TooManyRequests, Unauthorized,
         UnprocessableEntity,
@@ -48,14 +49,13 @@ use crate::{
 pub async fn list_secret_groups(
     State(state): State<AppState>,
     caller: Caller,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<ListSecretGroupsResponse>, ApiError> {
-    let limit = query.int("limit", 100, 1, 1000)?;
-    let offset = query.int("offset", 0, 0, i64::MAX)?;
-    // Validated for its form only: every field is always returned (see the document).
-    let _attributes = query.all_split("attributes");
-    let mut filter = GroupFilter { name: None, search: query.last("search").map(str::to_owned) };
-    if let Some(fqn) = query.last("fqn") {
+    let (limit, offset) = query.parse::<PageParams>()?.page();
+    // `attributes` is read for its form only: every field is always returned (see the document).
+    let GroupFilterParams { fqn, search, attributes: _ } = query.parse()?;
+    let mut filter = GroupFilter { name: None, search };
+    if let Some(fqn) = fqn {
         match fqn.strip_prefix(&caller.tenant_name).and_then(|rest| rest.strip_prefix(':')) {
             Some(name) => filter.name = Some(name.to_owned()),
             // Another tenant's FQN, or no FQN at all: matches nothing here.
@@ -306,9 +306,10 @@ pub async fn delete_secret_group(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<DeleteSecretGroupResponse>, ApiError> {
-    query.flag("forceDelete")?;
+    // Read for its form only: it changes nothing (see the document).
+    query.parse::<ForceDeleteParams>()?;
     authz::authorize_group(&state, &caller, &id, GroupAction::Manage).await?;
     groups::delete(&state.db, &caller.tenant_id, &id).await?;
     Ok(Json(DeleteSecretGroupResponse {}))

@@ -3,8 +3,9 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{JsonBody, PathId, QueryPairs},
+    extract::{JsonBody, PathId},
     params::ForceDeleteParams,
+    query::QueryString,
     responses::{
         BadRequest, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, TooManyRequests, Unauthorized,
         UnprocessableEntity,
@@ -150,9 +151,10 @@ pub async fn delete_secret(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<DeleteSecretResponse>, ApiError> {
-    query.flag("forceDelete")?;
+    // Read for its form only: it changes nothing (see the document).
+    query.parse::<ForceDeleteParams>()?;
     authz::authorize_secret(&state, &caller, &id, GroupAction::WriteSecrets).await?;
     secrets::delete(&state.db, &caller.tenant_id, &id).await?;
     Ok(Json(DeleteSecretResponse(1)))

@@ -4,8 +4,9 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{PathId, PendingJson, QueryPairs},
+    extract::{PathId, PendingJson},
     params::PageParams,
+    query::QueryString,
     responses::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
     },
@@ -124,10 +125,10 @@ pub async fn create_or_update_team(
 pub async fn list_teams(
     State(state): State<AppState>,
     caller: Caller,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<ListTeamsResponse>, ApiError> {
     let user_id = authz::require_user(&caller)?;
-    let (limit, offset) = query.page()?;
+    let (limit, offset) = query.parse::<PageParams>()?.page();
     let member = (!caller.is_tenant_admin).then_some(user_id);
     let (total, rows) = teams::list(&state.db, &caller.tenant_id, member, limit, offset).await?;
     let data = rows.into_iter().map(|row| view(&caller, row)).collect::<Result<_, _>>()?;
@@ -203,9 +204,9 @@ pub async fn list_team_members(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<ListTeamMembersResponse>, ApiError> {
-    let (limit, offset) = query.page()?;
+    let (limit, offset) = query.parse::<PageParams>()?.page();
     let team = authz::authorize_team(&state, &caller, &id, TeamAction::See).await?;
     let total = i64::try_from(team.members.len()).unwrap_or(i64::MAX);
     let start = usize::try_from(offset).unwrap_or(usize::MAX);

@@ -3,8 +3,9 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{PathId, PendingJson, QueryPairs},
+    extract::{PathId, PendingJson},
     params::{NameSearchParams, PageParams},
+    query::QueryString,
     responses::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
     },
@@ -41,12 +42,13 @@ use crate::{
 pub async fn list_personal_access_tokens(
     State(state): State<AppState>,
     caller: Caller,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<ListPersonalAccessTokensResponse>, ApiError> {
     let user_id = authz::require_user(&caller)?;
-    let (limit, offset) = query.page()?;
+    let (limit, offset) = query.parse::<PageParams>()?.page();
     let now = now_ms();
-    let (total, rows) = tokens::list_pats(&state.db, user_id, query.last("nameSearchQuery"), limit, offset).await?;
+    let search = query.parse::<NameSearchParams>()?.name_search_query;
+    let (total, rows) = tokens::list_pats(&state.db, user_id, search.as_deref(), limit, offset).await?;
     let data = rows
         .into_iter()
         .map(|row| {

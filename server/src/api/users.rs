@@ -4,8 +4,9 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{PathId, PendingJson, QueryPairs},
+    extract::{PathId, PendingJson},
     params::{PageParams, UserFilterParams},
+    query::QueryString,
     responses::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
     },
@@ -65,13 +66,15 @@ pub(super) fn check_tenant_name(caller: &Caller, tenant_name: Option<&str>) -> R
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<ListUsersResponse>, ApiError> {
     authz::require_user(&caller)?;
-    let (limit, offset) = query.page()?;
-    let show_invalid = query.flag("showInvalidUsers")?;
+    let (limit, offset) = query.parse::<PageParams>()?.page();
+    let filter: UserFilterParams = query.parse()?;
+    let show_invalid = filter.show_invalid_users.unwrap_or(false);
     let (total, rows) =
-        identity::list_users(&state.db, &caller.tenant_id, query.last("query"), show_invalid, limit, offset).await?;
+        identity::list_users(&state.db, &caller.tenant_id, filter.query.as_deref(), show_invalid, limit, offset)
+            .await?;
     let data = rows.into_iter().map(|row| view(&caller, row)).collect::<Result<_, _>>()?;
     Ok(Json(ListUsersResponse { data, pagination: Pagination { total, offset, limit } }))
 }

@@ -3,8 +3,9 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{PathId, PendingJson, QueryPairs},
+    extract::{PathId, PendingJson},
     params::{NameParams, PageParams, VirtualAccountFilterParams},
+    query::QueryString,
     responses::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
     },
@@ -79,14 +80,20 @@ fn view(caller: &Caller, account: Account) -> Result<VirtualAccount, ApiError> {
 pub async fn list_virtual_accounts(
     State(state): State<AppState>,
     caller: Caller,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<ListVirtualAccountsResponse>, ApiError> {
     authz::require_user(&caller)?;
-    let (limit, offset) = query.page()?;
-    let expired = query.opt_flag("isExpired")?;
-    let (total, rows) =
-        virtual_accounts::list(&state.db, &caller.tenant_id, query.last("nameSearchQuery"), expired, limit, offset)
-            .await?;
+    let (limit, offset) = query.parse::<PageParams>()?.page();
+    let filter: VirtualAccountFilterParams = query.parse()?;
+    let (total, rows) = virtual_accounts::list(
+        &state.db,
+        &caller.tenant_id,
+        filter.name_search_query.as_deref(),
+        filter.is_expired,
+        limit,
+        offset,
+    )
+    .await?;
     let data = rows.into_iter().map(|row| view(&caller, row)).collect::<Result<_, _>>()?;
     Ok(Json(ListVirtualAccountsResponse { data, pagination: Pagination { total, offset, limit } }))
 }
@@ -193,11 +200,11 @@ pub async fn create_or_update_virtual_account(
 pub async fn virtual_account_exists(
     State(state): State<AppState>,
     caller: Caller,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<ExistsResponse>, ApiError> {
     authz::require_user(&caller)?;
-    let name = query.last("name").ok_or_else(|| ApiError::validation("name", "is required"))?;
-    Ok(Json(ExistsResponse { exists: virtual_accounts::exists(&state.db, &caller.tenant_id, name).await? }))
+    let NameParams { name } = query.parse()?;
+    Ok(Json(ExistsResponse { exists: virtual_accounts::exists(&state.db, &caller.tenant_id, &name).await? }))
 }
 
 /// Get a virtual account
