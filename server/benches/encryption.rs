@@ -68,7 +68,7 @@ async fn store(dir: &std::path::Path, name: &str) -> anyhow::Result<Store> {
     let db = Db::connect(&format!("sqlite://{}", dir.join(name).display()), None).await?;
     let created =
         bootstrap::bootstrap(&db, "bench", "bench@localhost", "x").await?.ok_or_else(|| anyhow::anyhow!("fresh"))?;
-    let actor = Actor { tenant_id: created.tenant.id, user_id: created.admin.id, email: created.admin.email };
+    let actor = Actor { tenant_id: created.tenant.id, subject_id: created.admin.id, slug: created.admin.email };
     Ok(Store { db, actor, secret_ids: Vec::new(), group_ids: Vec::new() })
 }
 

@@ -97,7 +97,7 @@ pub async fn authorize_group(
         };
     }
     let mut conn = state.db.pool().acquire().await.map_err(StoreError::from)?;
-    let roles = access::roles_if_group_exists(&mut conn, &caller.access_principal(), &caller.tenant_id, group_id)
+    let roles = access::roles_if_group_exists(&mut conn, &caller.role_holder(), &caller.tenant_id, group_id)
         .await?
         .ok_or_else(|| ApiError::not_found("secret group not found"))?;
     decide(&roles, action)
@@ -115,7 +115,7 @@ pub async fn authorize_existing_group(
     if caller.is_tenant_admin {
         return Ok(());
     }
-    let roles = access::group_roles_now(&state.db, &caller.access_principal(), group_id).await?;
+    let roles = access::group_roles_now(&state.db, &caller.role_holder(), group_id).await?;
     decide(&roles, action)
 }
 
@@ -145,8 +145,8 @@ pub async fn authorize_secret(
 
 /// The list filter for `action`: `None` (everything in the tenant) for a tenant admin,
 /// otherwise the groups on which the caller holds a strong enough role.
-pub fn visibility(caller: &Caller, action: GroupAction) -> Option<(access::Principal, &'static [&'static str])> {
-    (!caller.is_tenant_admin).then(|| (caller.access_principal(), action.needs().ids_at_least()))
+pub fn visibility(caller: &Caller, action: GroupAction) -> Option<(access::RoleHolder, &'static [&'static str])> {
+    (!caller.is_tenant_admin).then(|| (caller.role_holder(), action.needs().ids_at_least()))
 }
 
 /// Creating groups and teams, and managing one's own tokens, is for users; a virtual account

@@ -1,5 +1,5 @@
 //! [`Caller`]: who an authenticated request comes from, and the forms other layers need of it
-//! (the store's [`Actor`], the role queries' [`access::Principal`], a collaborator subject).
+//! (the store's [`Actor`], the role queries' [`access::RoleHolder`], a collaborator subject).
 //!
 //! It owns that value only; it must not authenticate (`crate::auth` builds a `Caller` from a
 //! token) nor decide what the caller may do (`crate::authz`). It sits below both, and below
@@ -57,15 +57,15 @@ impl Caller {
     }
 
     pub fn actor(&self) -> Actor {
-        Actor { tenant_id: self.tenant_id.clone(), user_id: self.id().to_owned(), email: self.slug().to_owned() }
+        Actor { tenant_id: self.tenant_id.clone(), subject_id: self.id().to_owned(), slug: self.slug().to_owned() }
     }
 
     /// The identity role queries are about.
-    pub fn access_principal(&self) -> access::Principal {
+    pub fn role_holder(&self) -> access::RoleHolder {
         let (user_id, virtual_account_id) = match &self.principal {
             Principal::User { id, .. } => (id.clone(), String::new()),
             Principal::VirtualAccount { id, .. } => (String::new(), id.clone()),
         };
-        access::Principal { tenant_id: self.tenant_id.clone(), user_id, virtual_account_id }
+        access::RoleHolder { tenant_id: self.tenant_id.clone(), user_id, virtual_account_id }
     }
 }

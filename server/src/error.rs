@@ -11,7 +11,10 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use crate::{model::HttpError, store::StoreError};
+use crate::{
+    model::{HttpError, TimestampOutOfRange},
+    store::StoreError,
+};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -156,6 +159,12 @@ impl ApiError {
         self.status
     }
 
+    /// The answer's `message`, for unit tests of the layers that build errors.
+    #[cfg(test)]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     fn body(&self) -> HttpError {
         HttpError {
             status_code: i32::from(self.status.as_u16()),
@@ -206,6 +215,13 @@ impl IntoResponse for ApiError {
 impl From<crate::list_gate::QueueTimeout> for ApiError {
     fn from(timeout: crate::list_gate::QueueTimeout) -> Self {
         ApiError::list_busy(timeout.0)
+    }
+}
+
+/// A stored time no date represents: a broken row, never shown as 1970.
+impl From<TimestampOutOfRange> for ApiError {
+    fn from(err: TimestampOutOfRange) -> Self {
+        ApiError::internal(err.to_string())
     }
 }
 

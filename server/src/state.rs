@@ -9,7 +9,8 @@ use crate::{
     ratelimit::AuthLimiter, store::Db, store::page::ReadBounds, token_cache::TokenCache,
 };
 
-/// The secret-store integration this server is (10b): its own encrypted store.
+/// The secret-store integration this server is: its own encrypted store, the one integration
+/// (`integrationId` `internal-secret-store` unless configured otherwise).
 #[derive(Debug, Clone)]
 pub struct Integration {
     /// What `integrationId` must be on create, and what groups report.

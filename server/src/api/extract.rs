@@ -1,5 +1,5 @@
 //! Extractors whose every rejection is an `HttpError` body (axum's own answer with plain text
-//! otherwise), and the query-string parsing TrueFoundry's clients need.
+//! otherwise). The query string is read in `super::query`.
 
 use std::marker::PhantomData;
 
@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use super::objects_only::ObjectsOnly;
 use crate::{error::ApiError, state::AppState};
 
-/// The largest request body accepted (10b); larger ones get 413.
+/// The largest request body accepted, 4 MiB as README says; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// A JSON request body. Not JSON or not sent as JSON → 400; JSON of the wrong shape (missing
@@ -124,100 +124,5 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
             return Err(ApiError::not_found("no such object"));
         }
         Ok(PathId(id))
-    }
-}
-
-/// The decoded `key=value` pairs of the query string, in order, keys repeated as sent.
-pub struct QueryPairs(pub Vec<(String, String)>);
-
-impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or("");
-        Ok(QueryPairs(form_urlencoded::parse(query.as_bytes()).into_owned().collect()))
-    }
-}
-
-impl QueryPairs {
-    /// The last value given for `name` (a repeated scalar parameter: the last one wins).
-    pub fn last(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
-    }
-
-    /// Every value of `name`, also splitting comma-separated values (`a&a` and `a=x,y` alike).
-    pub fn all_split(&self, name: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(key, _)| key == name)
-            .flat_map(|(_, value)| value.split(','))
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// An integer parameter within `min..=max`, `default` when absent. Only plain decimal digits
-    /// with an optional `-` are an integer: `i64::from_str` also takes `+5`, and ` 5` used to be
-    /// trimmed, both of which the document's `type: integer` does not allow.
-    pub fn int(&self, name: &str, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
-        let Some(text) = self.last(name) else { return Ok(default) };
-        let digits = text.strip_prefix('-').unwrap_or(text);
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ApiError::validation(name, "must be an integer"));
-        }
-        match text.parse::<i64>() {
-            Ok(n) if (min..=max).contains(&n) => Ok(n),
-            // Out of range, including past i64.
-            _ => Err(ApiError::validation(name, format!("must be between {min} and {max}"))),
-        }
-    }
-
-    /// `limit` (1..=1000, default 100) and `offset` (≥ 0, default 0).
-    pub fn page(&self) -> Result<(i64, i64), ApiError> {
-        Ok((self.int("limit", 100, 1, 1000)?, self.int("offset", 0, 0, i64::MAX)?))
-    }
-
-    /// An optional boolean parameter.
-    pub fn opt_flag(&self, name: &str) -> Result<Option<bool>, ApiError> {
-        match self.last(name) {
-            None => Ok(None),
-            Some(_) => self.flag(name).map(Some),
-        }
-    }
-
-    /// A boolean parameter (`true` / `false`), `false` when absent.
-    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
-        match self.last(name) {
-            None => Ok(false),
-            Some("true") => Ok(true),
-            Some("false") => Ok(false),
-            Some(_) => Err(ApiError::validation(name, "must be true or false")),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::http::StatusCode;
-
-    fn query(text: &str) -> QueryPairs {
-        QueryPairs(form_urlencoded::parse(text.as_bytes()).into_owned().collect())
-    }
-
-    #[test]
-    fn integers_are_plain_decimal_digits() {
-        assert_eq!(query("").int("limit", 100, 1, 1000).ok(), Some(100));
-        assert_eq!(query("limit=5").int("limit", 100, 1, 1000).ok(), Some(5));
-        assert_eq!(query("offset=9223372036854775807").int("offset", 0, 0, i64::MAX).ok(), Some(i64::MAX));
-        for bad in ["limit=", "limit=+5", "limit=%205", "limit=5%20", "limit=5.0", "limit=1e2", "limit=-", "limit=0x5"]
-        {
-            let err = query(bad).int("limit", 100, 1, 1000).expect_err(bad);
-            assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
-        }
-        for out in ["limit=0", "limit=1001", "limit=-1", "limit=99999999999999999999"] {
-            assert!(query(out).int("limit", 100, 1, 1000).is_err(), "{out}");
-        }
     }
 }

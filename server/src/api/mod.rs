@@ -8,6 +8,7 @@ mod extract;
 mod health;
 mod objects_only;
 mod params;
+mod query;
 mod responses;
 mod secret_groups;
 mod secrets;
@@ -42,14 +43,14 @@ pub use extract::MAX_BODY_BYTES;
 
 /// Tenant names follow the group-name rule, so `<tenant>:<group>` FQNs stay unambiguous.
 pub fn is_tenant_name(name: &str) -> bool {
-    validate::is_group_name(name)
+    crate::model::is_group_name(name)
 }
 
 use crate::{error::ApiError, state::AppState};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "secret-groups", version = "1.2.0", license(name = "Apache-2.0")),
+    info(title = "secret-groups", version = "1.3.0", license(name = "Apache-2.0")),
     security(("bearerAuth" = [])),
     modifiers(&BearerAuth),
     components(responses(

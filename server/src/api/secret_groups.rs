@@ -3,8 +3,9 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{JsonBody, PathId, PendingJson, QueryPairs},
+    extract::{JsonBody, PathId, PendingJson},
     params::{ForceDeleteParams, GroupFilterParams, PageParams},
+    query::QueryString,
     responses::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, TooManyRequests, Unauthorized,
         UnprocessableEntity,
@@ -48,14 +49,13 @@ use crate::{
 pub async fn list_secret_groups(
     State(state): State<AppState>,
     caller: Caller,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<ListSecretGroupsResponse>, ApiError> {
-    let limit = query.int("limit", 100, 1, 1000)?;
-    let offset = query.int("offset", 0, 0, i64::MAX)?;
-    // Validated for its form only: every field is always returned (see the document).
-    let _attributes = query.all_split("attributes");
-    let mut filter = GroupFilter { name: None, search: query.last("search").map(str::to_owned) };
-    if let Some(fqn) = query.last("fqn") {
+    let (limit, offset) = query.parse::<PageParams>()?.page();
+    // `attributes` is read for its form only: every field is always returned (see the document).
+    let GroupFilterParams { fqn, search, attributes: _ } = query.parse()?;
+    let mut filter = GroupFilter { name: None, search };
+    if let Some(fqn) = fqn {
         match fqn.strip_prefix(&caller.tenant_name).and_then(|rest| rest.strip_prefix(':')) {
             Some(name) => filter.name = Some(name.to_owned()),
             // Another tenant's FQN, or no FQN at all: matches nothing here.
@@ -105,7 +105,6 @@ pub async fn create_secret_group(
 ) -> Result<Json<SecretGroupResponse>, ApiError> {
     authz::require_user(&caller)?;
     let body = body.read(&state).await?;
-    validate::group_name("name", &body.name)?;
     validate::length("integrationId", &body.integration_id, 1, 512)?;
     if body.integration_id != state.integration.id {
         return Err(ApiError::validation(
@@ -123,11 +122,11 @@ pub async fn create_secret_group(
         owned_by: None,
     };
     let new = NewGroup {
-        name: body.name,
+        name: body.name.into_string(),
         integration_id: body.integration_id,
         manifest: manifest_json(&manifest)?,
         collaborators: collaborator_rows(&manifest),
-        secrets: body.secrets.into_iter().map(|s| (s.key, s.value)).collect(),
+        secrets: body.secrets.into_iter().map(|s| (s.key.into_string(), s.value)).collect(),
     };
     let row = groups::create(&state.db, &*state.keys, &caller.actor(), new).await?;
     Ok(Json(SecretGroupResponse { data: view::group(&caller, &state.integration, row)? }))
@@ -161,7 +160,6 @@ pub async fn create_or_update_secret_group(
     JsonBody(body): JsonBody<CreateOrUpdateSecretGroupRequest>,
 ) -> Result<Json<SecretGroupResponse>, ApiError> {
     let mut manifest = body.manifest;
-    validate::group_name("manifest.name", &manifest.name)?;
     validate::length("manifest.integration_fqn", &manifest.integration_fqn, 1, 512)?;
     let collaborators = manifest.collaborators.take().unwrap_or_default();
     if collaborators.len() > 500 {
@@ -206,7 +204,7 @@ pub async fn create_or_update_secret_group(
         &state.db,
         &*state.keys,
         &caller.actor(),
-        &caller.access_principal(),
+        &caller.role_holder(),
         caller.is_tenant_admin,
         &manifest.name,
         &state.integration.id,
@@ -280,7 +278,8 @@ pub async fn update_secret_group(
         return Err(ApiError::validation("secrets", "must have at least one item"));
     }
     validate::secrets(body.secrets.iter().map(|s| (s.key.as_str(), s.value.as_ref().map(SecretString::expose))))?;
-    let entries: Vec<(String, Option<SecretString>)> = body.secrets.into_iter().map(|s| (s.key, s.value)).collect();
+    let entries: Vec<(String, Option<SecretString>)> =
+        body.secrets.into_iter().map(|s| (s.key.into_string(), s.value)).collect();
     let row = groups::update(&state.db, &*state.keys, &caller.actor(), &id, &entries).await?;
     Ok(Json(SecretGroupResponse { data: view::group(&caller, &state.integration, row)? }))
 }
@@ -307,9 +306,10 @@ pub async fn delete_secret_group(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<DeleteSecretGroupResponse>, ApiError> {
-    query.flag("forceDelete")?;
+    // Read for its form only: it changes nothing (see the document).
+    query.parse::<ForceDeleteParams>()?;
     authz::authorize_group(&state, &caller, &id, GroupAction::Manage).await?;
     groups::delete(&state.db, &caller.tenant_id, &id).await?;
     Ok(Json(DeleteSecretGroupResponse {}))

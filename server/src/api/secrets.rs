@@ -3,8 +3,9 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{JsonBody, PathId, QueryPairs},
+    extract::{JsonBody, PathId},
     params::ForceDeleteParams,
+    query::QueryString,
     responses::{
         BadRequest, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, TooManyRequests, Unauthorized,
         UnprocessableEntity,
@@ -85,7 +86,7 @@ pub async fn list_secrets(
     let page =
         secrets::list(&state.db, &*state.keys, &caller.tenant_id, &filter, visibility, with_value, request).await?;
     let pagination = view::pagination(&page, offset, limit);
-    let data = page.rows.into_iter().map(|row| view::secret(&caller, row, with_value)).collect();
+    let data = page.rows.into_iter().map(|row| view::secret(&caller, row, with_value)).collect::<Result<_, _>>()?;
     Ok(Json(ListSecretsResponse { data, pagination }))
 }
 
@@ -123,8 +124,8 @@ pub async fn get_secret(
     let sealed = secrets::get(&state.db, &caller.tenant_id, &id).await?;
     authz::authorize_existing_group(&state, &caller, sealed.group_id(), GroupAction::ReadValues).await?;
     let (row, version_rows) = sealed.open(&*state.keys)?;
-    let mut secret = view::secret(&caller, row, true);
-    secret.secret_versions = Some(view::versions(&secret, version_rows));
+    let mut secret = view::secret(&caller, row, true)?;
+    secret.secret_versions = Some(view::versions(&secret, version_rows)?);
     Ok(Json(SecretResponse { data: secret }))
 }
 
@@ -150,9 +151,10 @@ pub async fn delete_secret(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<DeleteSecretResponse>, ApiError> {
-    query.flag("forceDelete")?;
+    // Read for its form only: it changes nothing (see the document).
+    query.parse::<ForceDeleteParams>()?;
     authz::authorize_secret(&state, &caller, &id, GroupAction::WriteSecrets).await?;
     secrets::delete(&state.db, &caller.tenant_id, &id).await?;
     Ok(Json(DeleteSecretResponse(1)))

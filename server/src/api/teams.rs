@@ -4,8 +4,9 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{PathId, PendingJson, QueryPairs},
+    extract::{PathId, PendingJson},
     params::PageParams,
+    query::QueryString,
     responses::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
     },
@@ -44,8 +45,8 @@ fn view(caller: &Caller, row: TeamWithMembers) -> Result<Team, ApiError> {
         is_editable,
         created_by_subject: view::subject(&team.created_by_id, &team.created_by_slug),
         created_by: team.created_by_slug,
-        created_at: Timestamp(team.created_at),
-        updated_at: Timestamp(team.updated_at),
+        created_at: Timestamp::from_millis(team.created_at)?,
+        updated_at: Timestamp::from_millis(team.updated_at)?,
         id: team.id,
         name: team.name,
     })
@@ -78,7 +79,6 @@ pub async fn create_or_update_team(
     authz::require_user(&caller)?;
     let body = body.read(&state).await?;
     let mut manifest = body.manifest;
-    validate::group_name("manifest.name", &manifest.name)?;
     if let Some(name) = &manifest.display_name {
         validate::length("manifest.displayName", name, 0, 256)?;
     }
@@ -125,10 +125,10 @@ pub async fn create_or_update_team(
 pub async fn list_teams(
     State(state): State<AppState>,
     caller: Caller,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<ListTeamsResponse>, ApiError> {
     let user_id = authz::require_user(&caller)?;
-    let (limit, offset) = query.page()?;
+    let (limit, offset) = query.parse::<PageParams>()?.page();
     let member = (!caller.is_tenant_admin).then_some(user_id);
     let (total, rows) = teams::list(&state.db, &caller.tenant_id, member, limit, offset).await?;
     let data = rows.into_iter().map(|row| view(&caller, row)).collect::<Result<_, _>>()?;
@@ -204,9 +204,9 @@ pub async fn list_team_members(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<ListTeamMembersResponse>, ApiError> {
-    let (limit, offset) = query.page()?;
+    let (limit, offset) = query.parse::<PageParams>()?.page();
     let team = authz::authorize_team(&state, &caller, &id, TeamAction::See).await?;
     let total = i64::try_from(team.members.len()).unwrap_or(i64::MAX);
     let start = usize::try_from(offset).unwrap_or(usize::MAX);

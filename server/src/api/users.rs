@@ -4,8 +4,9 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{PathId, PendingJson, QueryPairs},
+    extract::{PathId, PendingJson},
     params::{PageParams, UserFilterParams},
+    query::QueryString,
     responses::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
     },
@@ -25,18 +26,18 @@ use crate::{
     },
 };
 
-fn view(caller: &Caller, row: identity::User) -> User {
-    User {
+fn view(caller: &Caller, row: identity::User) -> Result<User, ApiError> {
+    Ok(User {
         tenant_name: caller.tenant_name.clone(),
         metadata: UserMetadata { display_name: Some(row.email.clone()) },
         roles: vec![row.tenant_role],
         active: row.deactivated_at.is_none(),
         is_editable: caller.is_tenant_admin,
-        created_at: Timestamp(row.created_at),
-        updated_at: Timestamp(row.updated_at),
+        created_at: Timestamp::from_millis(row.created_at)?,
+        updated_at: Timestamp::from_millis(row.updated_at)?,
         id: row.id,
         email: row.email,
-    }
+    })
 }
 
 /// A `tenantName` in a body must be the caller's own tenant when given.
@@ -65,14 +66,16 @@ pub(super) fn check_tenant_name(caller: &Caller, tenant_name: Option<&str>) -> R
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<ListUsersResponse>, ApiError> {
     authz::require_user(&caller)?;
-    let (limit, offset) = query.page()?;
-    let show_invalid = query.flag("showInvalidUsers")?;
+    let (limit, offset) = query.parse::<PageParams>()?.page();
+    let filter: UserFilterParams = query.parse()?;
+    let show_invalid = filter.show_invalid_users.unwrap_or(false);
     let (total, rows) =
-        identity::list_users(&state.db, &caller.tenant_id, query.last("query"), show_invalid, limit, offset).await?;
-    let data = rows.into_iter().map(|row| view(&caller, row)).collect();
+        identity::list_users(&state.db, &caller.tenant_id, filter.query.as_deref(), show_invalid, limit, offset)
+            .await?;
+    let data = rows.into_iter().map(|row| view(&caller, row)).collect::<Result<_, _>>()?;
     Ok(Json(ListUsersResponse { data, pagination: Pagination { total, offset, limit } }))
 }
 
@@ -98,7 +101,7 @@ pub async fn get_user(
 ) -> Result<Json<UserResponse>, ApiError> {
     authz::require_user(&caller)?;
     let row = identity::get_user(&state.db, &caller.tenant_id, &id).await?;
-    Ok(Json(UserResponse { data: view(&caller, row) }))
+    Ok(Json(UserResponse { data: view(&caller, row)? }))
 }
 
 /// Delete a user

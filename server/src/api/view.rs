@@ -59,14 +59,14 @@ pub fn group(caller: &Caller, integration: &Integration, row: GroupWithSecrets) 
         created_by_subject: subject(&group.created_by_user_id, &group.created_by_email),
         created_by: group.created_by_email,
         // Group answers never carry values, whatever the row holds.
-        associated_secrets: secrets.into_iter().map(|s| secret(caller, s, false)).collect(),
-        created_at: Timestamp(group.created_at),
-        updated_at: Timestamp(group.updated_at),
+        associated_secrets: secrets.into_iter().map(|s| secret(caller, s, false)).collect::<Result<_, _>>()?,
+        created_at: Timestamp::from_millis(group.created_at)?,
+        updated_at: Timestamp::from_millis(group.updated_at)?,
     })
 }
 
-pub fn secret(caller: &Caller, row: SecretRow, with_value: bool) -> Secret {
-    Secret {
+pub fn secret(caller: &Caller, row: SecretRow, with_value: bool) -> Result<Secret, ApiError> {
+    Ok(Secret {
         fqn: format!("{}:{}:{}", caller.tenant_name, row.group_name, row.name),
         id: row.id,
         name: row.name,
@@ -74,22 +74,25 @@ pub fn secret(caller: &Caller, row: SecretRow, with_value: bool) -> Secret {
         value: if with_value { row.value } else { None },
         created_by_subject: subject(&row.created_by_user_id, &row.created_by_email),
         created_by: row.created_by_email,
-        created_at: Timestamp(row.created_at),
-        updated_at: Timestamp(row.updated_at),
+        created_at: Timestamp::from_millis(row.created_at)?,
+        updated_at: Timestamp::from_millis(row.updated_at)?,
         secret_versions: None,
-    }
+    })
 }
 
-pub fn versions(secret: &Secret, rows: Vec<VersionRow>) -> Vec<SecretVersion> {
+pub fn versions(secret: &Secret, rows: Vec<VersionRow>) -> Result<Vec<SecretVersion>, ApiError> {
     rows.into_iter()
-        .map(|v| SecretVersion {
-            fqn: format!("{}:{}", secret.fqn, v.version),
-            id: v.id,
-            secret_id: secret.id.clone(),
-            version: v.version,
-            value: Some(v.value),
-            created_at: Timestamp(v.created_at),
-            updated_at: Timestamp(v.created_at),
+        .map(|v| {
+            let at = Timestamp::from_millis(v.created_at)?;
+            Ok(SecretVersion {
+                fqn: format!("{}:{}", secret.fqn, v.version),
+                id: v.id,
+                secret_id: secret.id.clone(),
+                version: v.version,
+                value: Some(v.value),
+                created_at: at,
+                updated_at: at,
+            })
         })
         .collect()
 }

@@ -3,20 +3,21 @@
 use axum::{Json, extract::State};
 
 use super::{
-    extract::{PathId, PendingJson, QueryPairs},
+    extract::{PathId, PendingJson},
     params::{NameParams, PageParams, VirtualAccountFilterParams},
+    query::QueryString,
     responses::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
     },
-    validate, view,
+    view,
 };
 use crate::{
     auth::{self, Caller},
     authz,
     error::ApiError,
     model::{
-        CreateOrUpdateVirtualAccountRequest, EmptyResponse, ExistsResponse, ListVirtualAccountsResponse, Pagination,
-        PermissionResourceType, RegenerateTokenRequest, RoleId, Timestamp, TokenResponse, VirtualAccount,
+        CreateOrUpdateVirtualAccountRequest, EmptyResponse, ExistsResponse, GroupFqn, ListVirtualAccountsResponse,
+        Pagination, PermissionResourceType, RegenerateTokenRequest, RoleId, Timestamp, TokenResponse, VirtualAccount,
         VirtualAccountManifest, VirtualAccountManifestType, VirtualAccountPermission, VirtualAccountResponse,
         VirtualAccountType,
     },
@@ -33,16 +34,18 @@ fn view(caller: &Caller, account: Account) -> Result<VirtualAccount, ApiError> {
         .map_err(|e| ApiError::internal(format!("stored manifest of virtual account {} is not valid: {e}", row.id)))?;
     // The roles the account holds now (kept when an update omitted them, gone with a deleted
     // group), not what the last manifest said.
-    let permissions: Vec<VirtualAccountPermission> = permissions
+    let permissions = permissions
         .into_iter()
-        .filter_map(|(group, role)| {
-            Some(VirtualAccountPermission {
-                resource_fqn: format!("{}:{group}", caller.tenant_name),
-                resource_type: PermissionResourceType::SecretGroup,
-                role_id: RoleId::from_id(&role)?,
-            })
+        .filter_map(|(group, role)| Some((group, RoleId::from_id(&role)?)))
+        .map(|(group, role_id)| {
+            // Tenant and group names were checked when stored, so this holds; a row that breaks
+            // it is a fault to report, not a permission to hide.
+            let resource_fqn = GroupFqn::try_from(format!("{}:{group}", caller.tenant_name)).map_err(|e| {
+                ApiError::internal(format!("virtual account {} holds a role on {group}, not an FQN: {e}", row.id))
+            })?;
+            Ok(VirtualAccountPermission { resource_fqn, resource_type: PermissionResourceType::SecretGroup, role_id })
         })
-        .collect();
+        .collect::<Result<Vec<_>, ApiError>>()?;
     manifest.permissions = (!permissions.is_empty()).then_some(permissions);
     Ok(VirtualAccount {
         kind: VirtualAccountType::VirtualAccount,
@@ -52,8 +55,8 @@ fn view(caller: &Caller, account: Account) -> Result<VirtualAccount, ApiError> {
         created_by_subject: view::subject(&row.created_by_id, &row.created_by_slug),
         created_by: row.created_by_slug,
         is_expired: row.expires_at.is_some_and(|at| at <= now_ms()),
-        created_at: Timestamp(row.created_at),
-        updated_at: Timestamp(row.updated_at),
+        created_at: Timestamp::from_millis(row.created_at)?,
+        updated_at: Timestamp::from_millis(row.updated_at)?,
         id: row.id,
         name: row.name,
     })
@@ -77,14 +80,20 @@ fn view(caller: &Caller, account: Account) -> Result<VirtualAccount, ApiError> {
 pub async fn list_virtual_accounts(
     State(state): State<AppState>,
     caller: Caller,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<ListVirtualAccountsResponse>, ApiError> {
     authz::require_user(&caller)?;
-    let (limit, offset) = query.page()?;
-    let expired = query.opt_flag("isExpired")?;
-    let (total, rows) =
-        virtual_accounts::list(&state.db, &caller.tenant_id, query.last("nameSearchQuery"), expired, limit, offset)
-            .await?;
+    let (limit, offset) = query.parse::<PageParams>()?.page();
+    let filter: VirtualAccountFilterParams = query.parse()?;
+    let (total, rows) = virtual_accounts::list(
+        &state.db,
+        &caller.tenant_id,
+        filter.name_search_query.as_deref(),
+        filter.is_expired,
+        limit,
+        offset,
+    )
+    .await?;
     let data = rows.into_iter().map(|row| view(&caller, row)).collect::<Result<_, _>>()?;
     Ok(Json(ListVirtualAccountsResponse { data, pagination: Pagination { total, offset, limit } }))
 }
@@ -116,7 +125,6 @@ pub async fn create_or_update_virtual_account(
     authz::require_tenant_admin(&caller)?;
     let body = body.read(&state).await?;
     let mut manifest = body.manifest;
-    validate::group_name("manifest.name", &manifest.name)?;
     manifest.kind = Some(VirtualAccountManifestType::VirtualAccount);
     let expires_at = match &manifest.expiration_date {
         None => None,
@@ -145,7 +153,7 @@ pub async fn create_or_update_virtual_account(
                     .resource_fqn
                     .strip_prefix(&caller.tenant_name)
                     .and_then(|rest| rest.strip_prefix(':'))
-                    .filter(|name| validate::is_group_name(name))
+                    // The rest is a group name: `GroupFqn` held it to the pattern.
                     .ok_or_else(|| {
                         ApiError::validation(
                             format!("manifest.permissions[{index}].resource_fqn"),
@@ -192,11 +200,11 @@ pub async fn create_or_update_virtual_account(
 pub async fn virtual_account_exists(
     State(state): State<AppState>,
     caller: Caller,
-    query: QueryPairs,
+    query: QueryString,
 ) -> Result<Json<ExistsResponse>, ApiError> {
     authz::require_user(&caller)?;
-    let name = query.last("name").ok_or_else(|| ApiError::validation("name", "is required"))?;
-    Ok(Json(ExistsResponse { exists: virtual_accounts::exists(&state.db, &caller.tenant_id, name).await? }))
+    let NameParams { name } = query.parse()?;
+    Ok(Json(ExistsResponse { exists: virtual_accounts::exists(&state.db, &caller.tenant_id, &name).await? }))
 }
 
 /// Get a virtual account

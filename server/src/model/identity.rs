@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Pagination, Subject, Timestamp};
+use super::{GroupFqn, GroupName, Pagination, Subject, Timestamp, TokenName};
 use crate::sensitive::SecretString;
 
 /// Always `{}`.
@@ -23,15 +23,11 @@ pub struct ExistsResponse {
     pub exists: bool,
 }
 
-/// PAT names (TrueFoundry's rule): 3 to 36 characters, lowercase letters, digits and `-`,
-/// starting with a letter and not ending with `-`.
-pub const TOKEN_NAME_PATTERN: &str = "^[a-z][a-z0-9-]{1,34}[a-z0-9]$";
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatePersonalAccessTokenRequest {
-    #[schema(pattern = "^[a-z][a-z0-9-]{1,34}[a-z0-9]$")]
-    pub name: String,
+    #[schema(inline)]
+    pub name: TokenName,
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expiration_date: Option<String>,
@@ -40,8 +36,8 @@ pub struct CreatePersonalAccessTokenRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatePersonalAccessTokenForUserRequest {
-    #[schema(pattern = "^[a-z][a-z0-9-]{1,34}[a-z0-9]$")]
-    pub name: String,
+    #[schema(inline)]
+    pub name: TokenName,
     #[schema(min_length = 1, max_length = 320)]
     pub user_email: String,
     #[serde(default)]
@@ -101,9 +97,10 @@ pub enum PermissionResourceType {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct VirtualAccountPermission {
-    /// The secret group, as `<tenant>:<group>`.
-    #[schema(min_length = 1, max_length = 256)]
-    pub resource_fqn: String,
+    // The secret group, as `<tenant>:<group>`. A plain comment: a doc comment would make utoipa
+    // wrap the inlined schema in `allOf` to carry it as a description.
+    #[schema(inline)]
+    pub resource_fqn: GroupFqn,
     #[schema(inline)]
     pub resource_type: PermissionResourceType,
     #[schema(inline)]
@@ -122,8 +119,8 @@ pub struct VirtualAccountManifest {
     #[serde(rename = "type", default, deserialize_with = "super::present", skip_serializing_if = "Option::is_none")]
     #[schema(inline, nullable = false)]
     pub kind: Option<VirtualAccountManifestType>,
-    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$")]
-    pub name: String,
+    #[schema(inline)]
+    pub name: GroupName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_items = 1, max_items = 500)]
     pub permissions: Option<Vec<VirtualAccountPermission>>,
@@ -295,8 +292,8 @@ pub struct TeamManifest {
     #[serde(rename = "type", default, deserialize_with = "super::present", skip_serializing_if = "Option::is_none")]
     #[schema(inline, nullable = false)]
     pub kind: Option<TeamManifestType>,
-    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$")]
-    pub name: String,
+    #[schema(inline)]
+    pub name: GroupName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 256)]
     pub display_name: Option<String>,

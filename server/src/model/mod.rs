@@ -26,13 +26,13 @@ where
     }
 }
 
-/// Group name rule (10b): no `:` so it can sit inside an FQN.
-pub const GROUP_NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$";
-/// Secret key rule (10b): a valid environment variable name, plus `.` and `-`.
-pub const SECRET_KEY_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$";
 /// Secret value rule: any text without U+0000, which PostgreSQL's `text` cannot store.
 pub const SECRET_VALUE_PATTERN: &str = r"^[^\x00]*$";
-pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// The longest secret value, in characters (Unicode scalar values), not bytes: the document's
+/// `maxLength: 65536`, which JSON Schema counts in characters, and README's "up to 65,536
+/// characters". A value can therefore take up to 4 × this in UTF-8; the 4 MiB body limit bounds
+/// a request whatever its values.
+pub const MAX_VALUE_CHARS: usize = 64 * 1024;
 pub const MAX_SECRETS_PER_GROUP: usize = 500;
 
 /// The body of every error answer.
@@ -55,13 +55,36 @@ pub struct HealthStatus {
 }
 
 /// A point in time, written as RFC 3339 UTC with milliseconds (`2026-01-01T00:00:00.000Z`), the
-/// form TrueFoundry's docs show and its TypeScript SDK requires.
+/// form TrueFoundry's docs show and its TypeScript SDK requires. Built only by
+/// [`Timestamp::from_millis`], so every value has a date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Timestamp(pub i64);
+pub struct Timestamp(i64);
+
+/// A stored time (milliseconds since 1970) that no date represents: a broken row, which fails the
+/// request as an internal error (500, logged) instead of being shown as some other date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimestampOutOfRange(pub i64);
+
+impl std::fmt::Display for TimestampOutOfRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "stored timestamp {} ms is out of the representable range", self.0)
+    }
+}
+
+impl Timestamp {
+    pub fn from_millis(millis: i64) -> Result<Self, TimestampOutOfRange> {
+        match chrono::DateTime::from_timestamp_millis(millis) {
+            Some(_) => Ok(Timestamp(millis)),
+            None => Err(TimestampOutOfRange(millis)),
+        }
+    }
+}
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let at = chrono::DateTime::from_timestamp_millis(self.0).unwrap_or_default();
+        // `from_millis` checked the range; the error is unreachable but not a panic.
+        let at = chrono::DateTime::from_timestamp_millis(self.0)
+            .ok_or_else(|| serde::ser::Error::custom(TimestampOutOfRange(self.0)))?;
         // `2026-01-31T12:00:00.000Z`; the fixed RFC 3339 writer, not a strftime pattern parsed
         // anew for every timestamp of a list.
         serializer.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
@@ -189,8 +212,8 @@ pub struct SecretGroupManifest {
     #[serde(rename = "type")]
     #[schema(inline)]
     pub kind: ManifestType,
-    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$")]
-    pub name: String,
+    #[schema(inline)]
+    pub name: GroupName,
     #[schema(min_length = 1, max_length = 512)]
     pub integration_fqn: String,
     #[serde(default)]
@@ -222,16 +245,16 @@ pub struct SecretGroup {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SecretInput {
-    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")]
-    pub key: String,
+    #[schema(inline)]
+    pub key: SecretKey,
     #[schema(max_length = 65536, pattern = r"^[^\x00]*$", value_type = String)]
     pub value: SecretString,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateSecretInput {
-    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")]
-    pub key: String,
+    #[schema(inline)]
+    pub key: SecretKey,
     #[serde(default)]
     #[schema(max_length = 65536, pattern = r"^[^\x00]*$", value_type = Option<String>)]
     pub value: Option<SecretString>,
@@ -240,8 +263,8 @@ pub struct UpdateSecretInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateSecretGroupRequest {
-    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$")]
-    pub name: String,
+    #[schema(inline)]
+    pub name: GroupName,
     #[schema(min_length = 1, max_length = 512)]
     pub integration_id: String,
     #[schema(max_items = 500)]
@@ -314,4 +337,19 @@ pub struct DeleteSecretGroupResponse {}
 pub struct DeleteSecretResponse(pub i64);
 
 mod identity;
+mod names;
 pub use identity::*;
+pub use names::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_dates_or_refused() {
+        let at = Timestamp::from_millis(1_767_225_600_000).expect("2026 is a date");
+        assert_eq!(serde_json::to_value(at).ok(), Some(Value::from("2026-01-01T00:00:00.000Z")));
+        assert_eq!(Timestamp::from_millis(i64::MAX), Err(TimestampOutOfRange(i64::MAX)));
+        assert_eq!(Timestamp::from_millis(i64::MIN), Err(TimestampOutOfRange(i64::MIN)));
+    }
+}

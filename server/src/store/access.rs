@@ -14,9 +14,10 @@ use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::{Db, StoreError, StoreResult};
 
-/// The identity a role query is about.
+/// The identity a role query is about: a user or a virtual account, by id (not
+/// `crate::auth::Principal`, which is the authenticated caller with its readable name).
 #[derive(Debug, Clone)]
-pub struct Principal {
+pub struct RoleHolder {
     pub tenant_id: String,
     /// The user's id; empty for a virtual account (matches no row).
     pub user_id: String,
@@ -25,7 +26,7 @@ pub struct Principal {
 }
 
 /// Every role the principal holds on the group (possibly several, e.g. directly and via a team).
-pub async fn group_roles(conn: &mut AnyConnection, principal: &Principal, group_id: &str) -> StoreResult<Vec<String>> {
+pub async fn group_roles(conn: &mut AnyConnection, principal: &RoleHolder, group_id: &str) -> StoreResult<Vec<String>> {
     Ok(sqlx::query_scalar(GROUP_ROLES)
         .bind(group_id)
         .bind(&principal.user_id)
@@ -36,7 +37,7 @@ pub async fn group_roles(conn: &mut AnyConnection, principal: &Principal, group_
 
 /// [`group_roles`] outside a transaction; on SQLite a point read on the calling thread (see
 /// `sqlite_read.rs`), as it sits on the path of every secret read by a non-admin.
-pub async fn group_roles_now(db: &Db, principal: &Principal, group_id: &str) -> StoreResult<Vec<String>> {
+pub async fn group_roles_now(db: &Db, principal: &RoleHolder, group_id: &str) -> StoreResult<Vec<String>> {
     match db.readers() {
         Some(readers) => readers.read(|conn| {
             let binds: [&dyn rusqlite::ToSql; 3] = [&group_id, &principal.user_id, &principal.virtual_account_id];
@@ -59,7 +60,7 @@ const GROUP_ROLES: &str = "SELECT c.role_id FROM group_collaborators c
 /// tenant has no such group: existence and roles in one query.
 pub async fn roles_if_group_exists(
     conn: &mut AnyConnection,
-    principal: &Principal,
+    principal: &RoleHolder,
     tenant_id: &str,
     group_id: &str,
 ) -> StoreResult<Option<Vec<String>>> {
@@ -93,7 +94,7 @@ pub async fn roles_if_group_exists(
 /// `roles` are this crate's constants, never client input, so they are written into the SQL as
 /// literals.
 pub fn holds_role_condition(
-    principal: &Principal,
+    principal: &RoleHolder,
     roles: &[&'static str],
     group_id: &'static str,
     binds: &mut Vec<String>,

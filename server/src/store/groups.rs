@@ -15,7 +15,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 
 use super::{
     Backend, Db, FromSqlite, ListQuery, StoreError, StoreResult,
-    access::{self, Principal},
+    access::{self, RoleHolder},
     actor::Actor,
     fetch_sqlite, is_storable,
     keys::{self, DataKeyRow},
@@ -83,7 +83,7 @@ pub struct NewGroup {
 
 /// Who may see what in a list: `None` for a tenant admin (everything in the tenant), otherwise
 /// the groups on which the principal holds one of `roles`.
-pub type Visibility<'a> = Option<(&'a Principal, &'a [&'static str])>;
+pub type Visibility<'a> = Option<(&'a RoleHolder, &'a [&'static str])>;
 
 /// The role that may do everything to a group.
 pub const ROLE_ADMIN: &str = "secret-group-admin";
@@ -227,7 +227,7 @@ pub async fn upsert(
     db: &Db,
     cipher: &dyn ValueCipher,
     actor: &Actor,
-    principal: &Principal,
+    principal: &RoleHolder,
     may_manage_any: bool,
     name: &str,
     integration_id: &str,
@@ -530,8 +530,8 @@ async fn insert_group(
     .bind(name)
     .bind(integration_id)
     .bind(manifest)
-    .bind(&actor.user_id)
-    .bind(&actor.email)
+    .bind(&actor.subject_id)
+    .bind(&actor.slug)
     .bind(now)
     .execute(&mut *conn)
     .await
@@ -566,8 +566,8 @@ async fn insert_secrets(
         let mut insert = sqlx::query(AssertSqlSafe(sql))
             .bind(&actor.tenant_id)
             .bind(sealer.group_id())
-            .bind(&actor.user_id)
-            .bind(&actor.email)
+            .bind(&actor.subject_id)
+            .bind(&actor.slug)
             .bind(now);
         for (id, (name, _)) in ids.iter().zip(chunk) {
             insert = insert.bind(id).bind(*name);

@@ -74,7 +74,7 @@ pub async fn upsert(
     let existing_managers = existing.is_some();
     let id = match existing {
         Some(id) => {
-            if !may_update_any && !has_role(conn, &id, &actor.user_id, MANAGER).await? {
+            if !may_update_any && !has_role(conn, &id, &actor.subject_id, MANAGER).await? {
                 return Err(StoreError::Forbidden(format!("only the team's managers may change team {}", spec.name)));
             }
             sqlx::query("UPDATE teams SET description = $1, manifest = $2, updated_at = $3 WHERE id = $4")
@@ -104,8 +104,8 @@ pub async fn upsert(
             .bind(spec.name)
             .bind(spec.description)
             .bind(spec.manifest)
-            .bind(&actor.user_id)
-            .bind(&actor.email)
+            .bind(&actor.subject_id)
+            .bind(&actor.slug)
             .bind(now)
             .execute(&mut *conn)
             .await
@@ -113,7 +113,7 @@ pub async fn upsert(
             id
         }
     };
-    let creator = [actor.email.clone()];
+    let creator = [actor.slug.clone()];
     let managers = match (spec.managers, existing_managers) {
         (Some(managers), _) => Some(managers),
         (None, true) => None,

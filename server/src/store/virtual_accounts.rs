@@ -138,8 +138,8 @@ pub async fn upsert(
             .bind(spec.name)
             .bind(spec.manifest)
             .bind(spec.expires_at)
-            .bind(&actor.user_id)
-            .bind(&actor.email)
+            .bind(&actor.subject_id)
+            .bind(&actor.slug)
             .bind(now)
             .execute(&mut *conn)
             .await

@@ -28,7 +28,7 @@ fn server_declares_exactly_the_checked_in_document() {
         differences.is_empty(),
         "the server's routes drifted from openapi/secret-groups.yaml.\n\
          The document is the source of truth: if the change is intended, edit the document first, \
-         then the utoipa annotations in server/src/api/ and server/src/model.rs to match; \
+         then the utoipa annotations in server/src/api/ and server/src/model/ to match; \
          otherwise fix the annotations.\n{} difference(s), as JSON pointers into the neutral form \
          (checked-in vs server):\n  {}",
         differences.len(),

@@ -18,6 +18,7 @@ on_both_backends!(
     unknown_routes_and_methods_answer_http_error,
     another_tenants_objects_do_not_exist,
     fuzzer_findings_answer_as_documented,
+    a_stored_time_no_date_represents_is_a_500_not_1970,
 );
 
 const GROUPS: &str = "/api/svc/v1/secret-groups";
@@ -150,6 +151,20 @@ async fn malformed_bodies_are_400_and_invalid_ones_422(backend: Backend) {
         let response = post(body.to_string(), "application/json").await.expect("POST");
         let error = assert_http_error(response, 422, "validation_failed").await;
         assert!(error["message"].as_str().unwrap_or("").contains(field), "{field}: {error}");
+    }
+    // A name or key outside its pattern is refused while the body is parsed, with the field's
+    // path and the pattern the document gives.
+    for (body, field, pattern) in [
+        (ok("bad name"), "name", "^[A-Za-z0-9][A-Za-z0-9._-]{1,126}$"),
+        (
+            json!({"name": name, "integrationId": "internal-secret-store", "secrets": [{"key": "K", "value": "v"}, {"key": "1K", "value": "v"}]}),
+            "secrets[1].key",
+            "^[A-Za-z_][A-Za-z0-9_.-]{0,254}$",
+        ),
+    ] {
+        let response = post(body.to_string(), "application/json").await.expect("POST");
+        let error = assert_http_error(response, 422, "validation_failed").await;
+        assert_eq!(error["details"], json!([{"field": field, "message": format!("must match {pattern}")}]), "{error}");
     }
     let listed = server.client().list_secret_groups().search(name.as_str()).send().await.expect("list").into_inner();
     assert_eq!(listed.pagination.total, 0, "a rejected create stored something");
@@ -366,5 +381,24 @@ async fn fuzzer_findings_answer_as_documented(backend: Backend) {
     let response = send(Method::POST, "/api/svc/v1/secrets", Some(fqns)).await.expect("POST");
     let (status, body) = crate::harness::json_of(response).await;
     assert_eq!((status, body["pagination"]["total"].as_i64()), (200, Some(1)), "{body}");
+    server.stop().await;
+}
+
+/// A timestamp column holding milliseconds no date represents (a broken row) fails the request
+/// with the documented 500, instead of showing the row as created in 1970.
+async fn a_stored_time_no_date_represents_is_a_500_not_1970(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let group = create_group(&server.client(), &unique("broken-time"), &[("K", "v")]).await;
+    let url = server.url(&format!("{GROUPS}/{}", group.id));
+    let get = || server.http().get(&url).bearer_auth(&server.token).send();
+    assert_eq!(get().await.expect("GET").status(), 200, "the intact group reads");
+    sqlx::query("UPDATE secret_groups SET updated_at = $1 WHERE id = $2")
+        .bind(i64::MAX)
+        .bind(&group.id)
+        .execute(server.state.db.pool())
+        .await
+        .expect("break the row");
+    let error = assert_http_error(get().await.expect("GET"), 500, "internal").await;
+    assert_eq!(error["message"], "internal server error", "the detail goes to the log only: {error}");
     server.stop().await;
 }

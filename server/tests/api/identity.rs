@@ -271,6 +271,8 @@ async fn personal_access_token_lifecycle(backend: Backend) {
         let response = server.http().post(&url).bearer_auth(&server.token).json(&json!({"name": name})).send().await;
         let body = assert_http_error(response.expect("POST"), 422, "validation_failed").await;
         assert_eq!(body["details"][0]["field"], "name", "{name}: {body}");
+        assert_eq!(body["details"][0]["message"], "must match ^[a-z][a-z0-9-]{1,34}[a-z0-9]$", "{name}: {body}");
+        assert_eq!(body["message"], "invalid request: name must match ^[a-z][a-z0-9-]{1,34}[a-z0-9]$", "{body}");
     }
     // Expiration dates that are past or not dates.
     let past =
@@ -560,6 +562,21 @@ async fn virtual_account_manifests_are_validated_and_dry_run_stores_nothing(back
         let response =
             server.http().put(&url).bearer_auth(&server.token).json(&json!({"manifest": manifest})).send().await;
         assert_http_error(response.expect("PUT"), 422, "validation_failed").await;
+    }
+    // Not `<tenant>:<group>` at all: refused while the body is parsed, by the document's pattern
+    // (schemathesis found "0" accepted by the document and refused by the server).
+    for fqn in ["0", "default:", ":group-a", "default:group-a:x", "default group-a"] {
+        let manifest = json!({"name": "ci", "permissions": [{"resource_fqn": fqn, "resource_type": "secret-group",
+                                                             "role_id": "secret-group-viewer"}]});
+        let response =
+            server.http().put(&url).bearer_auth(&server.token).json(&json!({"manifest": manifest})).send().await;
+        let body = assert_http_error(response.expect("PUT"), 422, "validation_failed").await;
+        assert_eq!(body["details"][0]["field"], "manifest.permissions[0].resource_fqn", "{fqn}: {body}");
+        assert_eq!(
+            body["details"][0]["message"],
+            "must match ^[A-Za-z0-9][A-Za-z0-9._-]{1,126}:[A-Za-z0-9][A-Za-z0-9._-]{1,126}$",
+            "{fqn}: {body}"
+        );
     }
 
     // dryRun answers the account as it would be, with no token, and stores nothing.
