@@ -4,8 +4,10 @@
 #   scripts/contract/breaking-changes.sh [WORKING_DOC [RELEASED_DIR]]
 #
 # Defaults: the working document openapi/secret-groups.yaml and openapi/released/, which holds a
-# copy of every released document as secret-groups-<info.version>.yaml. The newest release (by
-# version) is compared with the working document:
+# copy of every released document as secret-groups-<info.version>.yaml. The newest release older
+# than the working info.version is compared with the working document (the working version's own
+# copy, made in the same change, would compare the document with itself); that copy, when there
+# is one, must equal the working document, so a released version never changes afterwards:
 #   - the working info.version lower than the released one          -> FAIL
 #   - a breaking difference and the same (or a lower) major version  -> FAIL
 #   - a breaking difference and a higher major version               -> PASS (differences listed)
@@ -20,9 +22,19 @@ released_dir="$(realpath "${2:-$ROOT/openapi/released}")"
 npm_tools openapi-diff@0.24.1
 differ_dir="$TOOLS/npm/node_modules/openapi-diff"
 
-# The newest release, by the version in its file name.
+# The working info.version (the first `version:` under `info:`), and its own released copy.
+working_version=$(awk '/^info:/ {inside = 1; next} inside && /^[^ ]/ {exit} inside && /^  version:/ {print $2; exit}' "$working" | tr -d "'\"")
+own_copy="$released_dir/secret-groups-$working_version.yaml"
+if [[ -f "$own_copy" ]] && ! cmp -s "$own_copy" "$working"; then
+  log "FAIL: the working document differs from its released copy ${own_copy#"$ROOT"/}: a released version never"
+  log "      changes; raise info.version (and copy the document to openapi/released/ under the new version)"
+  exit 1
+fi
+
+# The newest release older than the working version, by the version in its file name.
 released=$(find "$released_dir" -maxdepth 1 -name 'secret-groups-*.yaml' -printf '%f\n' 2>/dev/null |
-  sed -n 's/^secret-groups-\([0-9]*\.[0-9]*\.[0-9]*\)\.yaml$/\1 &/p' | sort -V -k1,1 | tail -n 1 | cut -d' ' -f2)
+  sed -n 's/^secret-groups-\([0-9]*\.[0-9]*\.[0-9]*\)\.yaml$/\1 &/p' | sort -V -k1,1 |
+  awk -v w="$working_version" '$1 != w' | tail -n 1 | cut -d' ' -f2)
 if [[ -z "$released" ]]; then
   log "FAIL: no released document (secret-groups-X.Y.Z.yaml) in $released_dir"
   exit 1
