@@ -16,7 +16,7 @@ use crate::{
     list_gate::ListGate,
     ratelimit::AuthLimiter,
     sensitive::SecretString,
-    state::{AppState, Integration},
+    state::{AppState, Integration, Shared},
     store::{Db, bootstrap, identity, page::ReadBounds, tokens},
     token_cache::TokenCache,
     unlock,
@@ -48,7 +48,7 @@ pub fn key_source(args: &DatabaseArgs) -> anyhow::Result<KeySource> {
 pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
     let (db, keys) = open_store(&args.database).await?;
     bootstrap(&db, &keys, args).await?;
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         db,
         keys: Arc::new(keys),
         integration: Arc::new(Integration { id: args.integration_id.clone(), fqn: args.integration_fqn.clone() }),
@@ -65,7 +65,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
             api::MAX_BODY_BYTES,
             args.connections.body_timeout,
         )),
-    })
+    }))
 }
 
 fn cores() -> usize {
