@@ -17,7 +17,11 @@ use crate::{
     ratelimit::AuthLimiter,
     sensitive::SecretString,
     state::{AppState, Integration, Shared},
-    store::{Db, bootstrap, identity, page::ReadBounds, tokens},
+    store::{
+        Db, bootstrap, identity,
+        page::{self, ReadBounds},
+        tokens,
+    },
     token_cache::TokenCache,
     unlock,
 };
@@ -54,10 +58,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
         integration: Arc::new(Integration { id: args.integration_id.clone(), fqn: args.integration_fqn.clone() }),
         auth_limiter: Arc::new(AuthLimiter::new(args.auth_failure_limit, AUTH_FAILURE_WINDOW)),
         token_cache: Arc::new(TokenCache::new(Duration::from_millis(args.token_cache_ttl_ms))),
-        // Long lists at once: one core's worth fewer than there are cores, so that scans, which
-        // are CPU-bound (more at once only makes each slower), always leave a core to point
-        // reads and writes. On SQLite there are as many list-page connections as cores.
-        lists: Arc::new(ListGate::new(cores().saturating_sub(1).max(1), Duration::from_millis(args.list_timeout_ms))),
+        lists: Arc::new(ListGate::new(page::long_read_slots(), Duration::from_millis(args.list_timeout_ms))),
         list_bounds: ReadBounds { time_limit: Duration::from_millis(args.list_timeout_ms) },
         trusted_proxies: Arc::new(args.trusted_proxies.clone()),
         bodies: Arc::new(BodyBudget::new(
@@ -66,10 +67,6 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
             args.connections.body_timeout,
         )),
     }))
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// On a fresh database: the tenant, its admin and the admin's first token.

@@ -13,9 +13,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::StreamExt as _;
-use serde_json::json;
-
 #[allow(dead_code)]
 #[path = "api/harness.rs"]
 mod harness;
@@ -35,7 +32,7 @@ async fn an_fqn_lookup_stays_fast_while_32_lists_scan() {
 async fn measure(backend: Backend) -> (Duration, usize) {
     let server = TestServer::start(backend).await;
     let prefix = unique("scan");
-    seed(&server, &prefix, 1000, 10).await;
+    server.seed(&prefix, 1000, 10).await;
     let http = server.http();
     let scan_url = server.url("/api/svc/v1/secret-groups?search=no-such-text-anywhere&limit=100");
     let stop = Arc::new(AtomicBool::new(false));
@@ -75,21 +72,4 @@ async fn measure(backend: Backend) -> (Duration, usize) {
     println!("{backend:?}: fqn lookup p50 {:?}, p99 {:?}, while {scans} scans answered", latencies[49], latencies[98]);
     server.stop().await;
     (latencies[98], scans)
-}
-
-/// Creates `groups` groups of `keys` keys each, 16 at a time.
-async fn seed(server: &TestServer, prefix: &str, groups: usize, keys: usize) {
-    let http = server.http();
-    let mut pending = futures::stream::iter(0..groups)
-        .map(|i| {
-            let secrets: Vec<_> = (0..keys).map(|k| json!({"key": format!("KEY_{k}"), "value": "v"})).collect();
-            let body =
-                json!({"name": format!("{prefix}-{i}"), "integrationId": "internal-secret-store", "secrets": secrets});
-            let request = http.post(server.url("/api/svc/v1/secret-groups")).bearer_auth(&server.token).json(&body);
-            async move { request.send().await.expect("create").status().as_u16() }
-        })
-        .buffer_unordered(16);
-    while let Some(status) = pending.next().await {
-        assert_eq!(status, 200);
-    }
 }

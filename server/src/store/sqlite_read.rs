@@ -43,12 +43,13 @@ pub struct SqliteReaders {
 }
 
 impl SqliteReaders {
-    /// Opens `count` connections of each kind to the database file at `path`, which must exist
-    /// (the pool created it and set WAL mode, which is a property of the file).
-    pub fn open(path: &Path, count: usize) -> anyhow::Result<Self> {
+    /// Opens `count` point-read and `pages` list-page connections to the database file at
+    /// `path`, which must exist (the pool created it and set WAL mode, which is a property of
+    /// the file).
+    pub fn open(path: &Path, count: usize, pages: usize) -> anyhow::Result<Self> {
         Ok(Self {
             points: Connections::open(path, count, POINT_CACHE_KIB)?,
-            pages: Connections::open(path, count, PAGE_CACHE_KIB)?,
+            pages: Connections::open(path, pages, PAGE_CACHE_KIB)?,
         })
     }
 
@@ -240,7 +241,7 @@ mod tests {
         let writer = Connection::open(&path)?;
         writer.pragma_update(None, "journal_mode", "wal")?;
         writer.execute("CREATE TABLE t (v INTEGER)", ())?;
-        let readers = SqliteReaders::open(&path, 2)?;
+        let readers = SqliteReaders::open(&path, 2, 2)?;
         let count = |readers: &SqliteReaders| {
             readers.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM t", (), |r| r.get::<_, i64>(0))?))
         };
@@ -271,7 +272,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("p.db");
         Connection::open(&path)?.execute("CREATE TABLE t (v INTEGER)", ())?;
-        let readers = SqliteReaders::open(&path, 1)?;
+        let readers = SqliteReaders::open(&path, 1, 1)?;
         // The only page connection is held; with one shared set this would wait forever.
         let inner = readers.read_long(Duration::from_secs(10), |_page| {
             readers.read(|c| Ok(c.query_row("SELECT 7", (), |r| r.get::<_, i64>(0))?))
@@ -285,7 +286,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("slow.db");
         Connection::open(&path)?.execute("CREATE TABLE t (v INTEGER)", ())?;
-        let readers = SqliteReaders::open(&path, 1)?;
+        let readers = SqliteReaders::open(&path, 1, 1)?;
         // A query that runs for ever (an unbounded recursive count).
         let forever = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT MAX(i) FROM n";
         let started = Instant::now();

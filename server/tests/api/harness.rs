@@ -240,6 +240,26 @@ impl TestServer {
         token
     }
 
+    /// Creates `groups` groups `<prefix>-<i>` of `keys` keys each over the API, 16 at a time.
+    pub async fn seed(&self, prefix: &str, groups: usize, keys: usize) {
+        use futures::StreamExt as _;
+        let http = self.http();
+        let mut pending = futures::stream::iter(0..groups)
+            .map(|i| {
+                let secrets: Vec<_> =
+                    (0..keys).map(|k| serde_json::json!({"key": format!("KEY_{k}"), "value": "v"})).collect();
+                let body = serde_json::json!({
+                    "name": format!("{prefix}-{i}"), "integrationId": "internal-secret-store", "secrets": secrets
+                });
+                let request = http.post(self.url("/api/svc/v1/secret-groups")).bearer_auth(&self.token).json(&body);
+                async move { request.send().await.expect("create").status().as_u16() }
+            })
+            .buffer_unordered(16);
+        while let Some(status) = pending.next().await {
+            assert_eq!(status, 200);
+        }
+    }
+
     /// Stops the server and removes its database.
     pub async fn stop(mut self) {
         self.halt().await;

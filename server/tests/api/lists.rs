@@ -17,25 +17,6 @@ on_both_backends!(
     a_page_of_large_groups_stops_early_and_paging_sees_every_group,
 );
 
-/// Creates `groups` groups of `keys` keys each, 16 at a time.
-pub async fn seed(server: &TestServer, prefix: &str, groups: usize, keys: usize) {
-    use futures::StreamExt as _;
-    let http = server.http();
-    let mut pending = futures::stream::iter(0..groups)
-        .map(|i| {
-            let http = http.clone();
-            let secrets: Vec<Value> = (0..keys).map(|k| json!({"key": format!("KEY_{k}"), "value": "v"})).collect();
-            let body =
-                json!({"name": format!("{prefix}-{i}"), "integrationId": "internal-secret-store", "secrets": secrets});
-            let request = http.post(server.url("/api/svc/v1/secret-groups")).bearer_auth(&server.token).json(&body);
-            async move { request.send().await.expect("create").status().as_u16() }
-        })
-        .buffer_unordered(16);
-    while let Some(status) = pending.next().await {
-        assert_eq!(status, 200);
-    }
-}
-
 /// A search that matches nothing: every group name and every key is compared.
 fn scan_url(server: &TestServer) -> String {
     server.url("/api/svc/v1/secret-groups?search=no-such-text-anywhere&limit=100")
@@ -50,7 +31,7 @@ fn scan_url(server: &TestServer) -> String {
 async fn lookups_never_wait_for_scans_and_scans_are_time_limited(backend: Backend) {
     let mut server = TestServer::start_with(backend, |args| args.list_timeout_ms = 300).await;
     let prefix = unique("gate");
-    seed(&server, &prefix, 20, 10).await;
+    server.seed(&prefix, 20, 10).await;
     let http = server.http();
     let fqn_url = |server: &TestServer| server.url(&format!("/api/svc/v1/secret-groups?fqn=default:{prefix}-7"));
 
@@ -84,7 +65,7 @@ async fn lookups_never_wait_for_scans_and_scans_are_time_limited(backend: Backen
     // A 1 ms time limit: the scan is admitted, then stopped.
     server.args.list_timeout_ms = 1;
     server.restart().await;
-    seed(&server, &unique("more"), 1000, 10).await;
+    server.seed(&unique("more"), 1000, 10).await;
     let response = http.get(scan_url(&server)).bearer_auth(&server.token).send().await.expect("scan");
     let body = assert_http_error(response, 503, "timeout").await;
     assert!(body["message"].as_str().is_some_and(|m| m.contains("1 ms")), "{body}");
@@ -166,7 +147,7 @@ async fn a_page_of_large_groups_stops_early_and_paging_sees_every_group(backend:
     let server = TestServer::start(backend).await;
     let prefix = unique("wide");
     // 21 groups of 500 keys: 10,500 keys, over the 10,000 one page of groups carries.
-    seed(&server, &prefix, 21, 500).await;
+    server.seed(&prefix, 21, 500).await;
     let http = server.http();
     let page = |offset: usize| {
         let url = server.url(&format!("/api/svc/v1/secret-groups?search={prefix}&limit=100&offset={offset}"));
