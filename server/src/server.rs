@@ -17,11 +17,7 @@ use crate::{
     ratelimit::AuthLimiter,
     sensitive::SecretString,
     state::{AppState, Integration, Shared},
-    store::{
-        Db, bootstrap, identity,
-        page::{self, ReadBounds},
-        tokens,
-    },
+    store::{Db, bootstrap, identity, page::ReadBounds, tokens},
     token_cache::TokenCache,
     unlock,
 };
@@ -58,7 +54,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
         integration: Arc::new(Integration { id: args.integration_id.clone(), fqn: args.integration_fqn.clone() }),
         auth_limiter: Arc::new(AuthLimiter::new(args.auth_failure_limit, AUTH_FAILURE_WINDOW)),
         token_cache: Arc::new(TokenCache::new(Duration::from_millis(args.token_cache_ttl_ms))),
-        lists: Arc::new(ListGate::new(page::long_read_slots(), Duration::from_millis(args.list_timeout_ms))),
+        lists: Arc::new(ListGate::new(crate::store::long_read_slots(), Duration::from_millis(args.list_timeout_ms))),
         list_bounds: ReadBounds { time_limit: Duration::from_millis(args.list_timeout_ms) },
         trusted_proxies: Arc::new(args.trusted_proxies.clone()),
         bodies: Arc::new(BodyBudget::new(

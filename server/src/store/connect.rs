@@ -112,7 +112,7 @@ impl Db {
             // As many as threads can read inline at once: the runtime's workers, one per core.
             let count = std::thread::available_parallelism().map_or(2, |n| n.get());
             // List pages: as many as the list gate admits at once.
-            db.readers = Some(Arc::new(SqliteReaders::open(&file, count, super::page::long_read_slots())?));
+            db.readers = Some(Arc::new(SqliteReaders::open(&file, count, super::long_read_slots())?));
         }
         Ok(db)
     }

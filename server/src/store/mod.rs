@@ -68,3 +68,10 @@ pub fn now_ms() -> i64 {
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
+
+/// Long reads that run at once: one fewer than there are cores, so that scans, which are
+/// CPU-bound (more at once only makes each slower), always leave a core to point reads and
+/// writes. The list gate admits this many, and SQLite opens this many list-page connections.
+pub fn long_read_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).saturating_sub(1).max(1)
+}

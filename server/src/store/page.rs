@@ -86,13 +86,6 @@ pub(crate) fn timed_out(bounds: ReadBounds) -> impl Fn(StoreError) -> StoreError
     }
 }
 
-/// Long reads that run at once: one fewer than there are cores, so that scans, which are
-/// CPU-bound (more at once only makes each slower), always leave a core to point reads and
-/// writes. The list gate admits this many, and SQLite opens this many list-page connections.
-pub fn long_read_slots() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get()).saturating_sub(1).max(1)
-}
-
 /// Values (stored size) one page of `POST /secrets` with `withValue` holds at most.
 pub const MAX_PAGE_VALUE_BYTES: usize = 8 * 1024 * 1024;
 
