@@ -19,6 +19,7 @@ pub mod key_file;
 pub mod list_gate;
 pub mod model;
 pub mod ratelimit;
+pub mod request_id;
 pub mod sensitive;
 pub mod server;
 pub mod state;

@@ -7,6 +7,7 @@ mod docs;
 mod extract;
 mod health;
 mod objects_only;
+pub mod operation;
 mod params;
 mod query;
 mod responses;
@@ -29,7 +30,7 @@ use axum::{
 use tower_http::{
     catch_panic::CatchPanicLayer,
     set_header::SetResponseHeaderLayer,
-    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
+    trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
 use utoipa::{
@@ -134,8 +135,11 @@ pub fn declared_openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole application: API, documents, Swagger UI, and the layers every request passes.
 pub fn app(state: AppState) -> Router {
-    let (api, _) = documented_routes().split_for_parts();
-    api.merge(docs::router())
+    let (api, openapi) = documented_routes().split_for_parts();
+    let operations = operation::Operations::from_document(&openapi);
+    // After routing (route_layer), where the matched route names the operation.
+    api.route_layer(middleware::from_fn(move |request, next| operation::tag(operations.clone(), request, next)))
+        .merge(docs::router())
         .fallback(|| async { ApiError::not_found("no such route").into_response() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
         .layer(middleware::from_fn_with_state(state.clone(), forget_verified_tokens))
@@ -144,7 +148,7 @@ pub fn app(state: AppState) -> Router {
         // Only method and path are recorded; bodies and headers (tokens, values) never are.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(request_span)
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(CatchPanicLayer::custom(|_panic| ApiError::internal("handler panicked").into_response()))
@@ -153,7 +157,16 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(CACHE_CONTROL, HeaderValue::from_static("no-store")))
         // Who the client is, before anything asks (the failure limit, later the audit trail).
         .layer(middleware::from_fn_with_state(state.trusted_proxies.clone(), crate::client_addr::remember))
+        // Outermost: every answer carries its id, including those refused by the layers above.
+        .layer(middleware::from_fn(crate::request_id::assign))
         .with_state(state)
+}
+
+/// The access log's span: method, path (never the query: `fqn` and search terms name secrets)
+/// and the request id.
+fn request_span(request: &Request) -> tracing::Span {
+    let id = request.extensions().get::<crate::request_id::RequestId>().map(|id| id.to_string()).unwrap_or_default();
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
 }
 
 /// The request-head limits of `crate::conn`, checked again here where the head is parsed: the
