@@ -32,9 +32,18 @@ change every value), plus 64 groups of 20 secrets reserved for update-group:
                           on 2 cores, so expect about half an hour; it prints progress
   --seed-workers N        concurrent seeding connections (default 12)
 
+  --scale                 instead of the scenarios: seed 2,000 groups x 10 secrets x 1 version,
+                          time list pages one request at a time (both lists, limit 100, offset 0
+                          and 90 %; p50 of 30 after 3 warm-up requests), add 18,000 groups (200,000
+                          secrets in all), time them again, and print both and the growth factor
+                          (scripts/bench/scale.py; written to OUT/scale-<sha>-<backend>.md)
+
 Backend:
   --postgres              PostgreSQL on postgres://postgres@127.0.0.1:5432, fresh database
-                          sg_bench_<random> (dropped at exit); default: SQLite in a fresh temp dir
+                          sg_bench_<random> (dropped at exit); default: SQLite in a fresh temp dir.
+                          First runs PostgreSQL's own benchmark on a scratch database,
+                          `pgbench -S -M prepared -c CONNECTIONS -j THREADS` (scale 1, same
+                          duration), and reports get-secret's req/s as a ratio to its tps
 
 Load:
   --duration S            seconds per scenario (default 10; wrk suffixes like 30s or 2m work)
@@ -71,11 +80,12 @@ log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 2; }
 
 BACKEND=sqlite N_GROUPS=1000 PER_GROUP=20 VERSIONS=3 SEED_WORKERS=12
-DURATION=10s CONNECTIONS=64 THREADS=2 TIMEOUT=10s SELECTED="" KEEP=0 OUT="$ROOT/target/bench"
+DURATION=10s CONNECTIONS=64 THREADS=2 TIMEOUT=10s SELECTED="" KEEP=0 OUT="$ROOT/target/bench" SCALE=0
 while (($#)); do
   case "$1" in
     --postgres) BACKEND=postgres ;;
     --large) N_GROUPS=100000 PER_GROUP=10 ;;
+    --scale) SCALE=1 ;;
     --groups) N_GROUPS="${2:?}"; shift ;;
     --secrets-per-group) PER_GROUP="${2:?}"; shift ;;
     --versions) VERSIONS="${2:?}"; shift ;;
@@ -111,7 +121,7 @@ for s in "${ALL_SCENARIOS[@]:1}"; do
 done
 
 # ------------------------------------------------------------------ cleanup (trap)
-SERVER_PID="" SAMPLER_PID="" PG_DB="" DATA_DIR=""
+SERVER_PID="" SAMPLER_PID="" PG_DB="" PGBENCH_DB="" DATA_DIR=""
 PG_BASE="postgres://postgres@127.0.0.1:5432"
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
@@ -124,6 +134,10 @@ cleanup() {
     [[ -z "$DATA_DIR" ]] || log "kept $DATA_DIR"
     [[ -z "$PG_DB" ]] || log "kept PostgreSQL database $PG_DB"
     return
+  fi
+  if [[ -n "$PGBENCH_DB" ]]; then
+    psql -h 127.0.0.1 -U postgres -d test -qAt -c "DROP DATABASE IF EXISTS \"$PGBENCH_DB\" WITH (FORCE)" \
+      >/dev/null 2>&1 || log "warning: could not drop database $PGBENCH_DB"
   fi
   if [[ -n "$PG_DB" ]]; then
     psql -h 127.0.0.1 -U postgres -d test -qAt -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" \
@@ -152,6 +166,23 @@ if [[ -z "$BIN" ]]; then
 fi
 
 DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/sg-bench.XXXXXX")"
+
+# pgbench_reference: PostgreSQL's own read ceiling on this machine, in this run, for the ratio
+# get-secret / pgbench (one point select per transaction, prepared, same connections and
+# threads as wrk). Its database is separate and dropped before the server starts.
+pgbench_reference() {
+  local seconds
+  seconds=$(python3 -c 'import re,sys; m=re.fullmatch(r"(\d+)([smh]?)", sys.argv[1]); print(int(m[1])*{"":1,"s":1,"m":60,"h":3600}[m[2]])' "$DURATION")
+  PGBENCH_DB="sg_pgbench_$(python3 -c 'import secrets; print(secrets.token_hex(6))')"
+  psql -h 127.0.0.1 -U postgres -d test -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$PGBENCH_DB\"" >/dev/null
+  log "pgbench -S -M prepared -c $CONNECTIONS -j $THREADS -T $seconds (PostgreSQL's own point-select rate)"
+  pgbench -h 127.0.0.1 -U postgres -i -s 1 -q "$PGBENCH_DB" >"$DATA_DIR/pgbench-init.txt" 2>&1
+  pgbench -h 127.0.0.1 -U postgres -S -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$seconds" \
+    "$PGBENCH_DB" >"$DATA_DIR/pgbench.txt" 2>&1 || die "pgbench failed: $(tail -n 5 "$DATA_DIR/pgbench.txt")"
+  grep -E '^tps' "$DATA_DIR/pgbench.txt" | sed 's/^/    /' >&2 || true
+  psql -h 127.0.0.1 -U postgres -d test -qAt -c "DROP DATABASE \"$PGBENCH_DB\" WITH (FORCE)" >/dev/null
+  PGBENCH_DB=""
+}
 SERVER_ENV=(SG_LOG=warn SG_AUTH_FAILURE_LIMIT=0)
 if [[ "$BACKEND" == postgres ]]; then
   if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
@@ -160,6 +191,7 @@ if [[ "$BACKEND" == postgres ]]; then
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
     for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
   fi
+  if ((!SCALE)); then pgbench_reference; fi
   PG_DB="sg_bench_$(python3 -c 'import secrets; print(secrets.token_hex(6))')"
   psql -h 127.0.0.1 -U postgres -d test -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
   DB_URL="$PG_BASE/$PG_DB"
@@ -185,6 +217,26 @@ for _ in $(seq 1 150); do
   sleep 0.2
 done
 [[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/readyz")" == 200 ]] || die "the server is not ready"
+
+# ------------------------------------------------------------------ scale mode
+if ((SCALE)); then
+  SHA="$(git -C "$ROOT" rev-parse --short HEAD)"
+  for step in "1 2000 20,000" "2001 18000 200,000"; do
+    read -r first groups label <<<"$step"
+    log "seeding $groups groups x 10 secrets from g-$(printf %06d "$first") ($SEED_WORKERS workers)"
+    python3 "$BENCH/seed.py" --url "$URL" --first "$first" --groups "$groups" --secrets-per-group 10 \
+      --versions 1 --update-groups 0 --workers "$SEED_WORKERS" --data-dir "$DATA_DIR"
+    log "list pages with $label secrets"
+    python3 "$BENCH/scale.py" probe --url "$URL" --label "$label secrets" --out "$DATA_DIR/scale.jsonl"
+  done
+  {
+    echo "List pages as the data grows, \`$SHA\` on **$BACKEND**, $(date -u +%Y-%m-%dT%H:%M:%SZ), one request at a time, limit 100, $(nproc) CPUs:"
+    echo
+    python3 "$BENCH/scale.py" report "$DATA_DIR/scale.jsonl"
+  } | tee "$OUT/scale-$SHA-$BACKEND.md"
+  log "wrote $OUT/scale-$SHA-$BACKEND.md"
+  exit 0
+fi
 
 # ------------------------------------------------------------------ seed
 log "seeding $N_GROUPS groups x $PER_GROUP secrets x $VERSIONS versions ($SEED_WORKERS workers)"

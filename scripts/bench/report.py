@@ -81,6 +81,11 @@ def main():
     if os.path.exists(hwm) and open(hwm).read().strip():
         meta["server_vmhwm_mib"] = round(int(open(hwm).read()) / 1024, 1)
 
+    pgbench = os.path.join(a.data_dir, "pgbench.txt")
+    if os.path.exists(pgbench):
+        m = re.search(r"^tps = ([\d.]+)", open(pgbench, errors="replace").read(), re.M)
+        meta["pgbench_tps"] = float(m.group(1)) if m else None
+
     results = []
     for name in a.scenarios.split(","):
         r = {"scenario": name, **parse_wrk(os.path.join(a.data_dir, f"wrk-{name}.txt"))}
@@ -117,6 +122,14 @@ def main():
     md.append(f"Server VmHWM at the end (seeding included): {meta.get('server_vmhwm_mib', '–')} MiB; "
               f"largest sampled VmRSS: {fmt(max(peaks, default=None), '.1f')} MiB. Server log: "
               f"{meta.get('server_log_warnings', '?')} WARN and {meta.get('server_log_errors', '?')} ERROR lines.")
+    if "pgbench_tps" in meta:
+        tps = meta["pgbench_tps"]
+        get = next((r for r in results if r["scenario"] == "get-secret" and r["status"] == "ok"), None)
+        ratio = get["requests_per_s"] / tps if get and tps else None
+        meta["get_secret_to_pgbench"] = None if ratio is None else round(ratio, 3)
+        md.append(f"\nPostgreSQL's own point selects (`pgbench -S -M prepared -c {meta['wrk']['connections']} "
+                  f"-j {meta['wrk']['threads']}`, scale 1, same run): {fmt(tps, ',.0f')} tps; "
+                  f"get-secret / pgbench = **{fmt_ratio(ratio)}**.")
     for r in results:
         if r["sample"]:
             md.append(f"\n`{r['scenario']}` first failing answer: `{r['sample']}`")

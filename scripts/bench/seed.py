@@ -85,14 +85,16 @@ def main():
     p.add_argument("--url", required=True)
     p.add_argument("--token-env", default="BENCH_TOKEN", help="environment variable holding the token")
     p.add_argument("--groups", type=int, default=1000)
+    p.add_argument("--first", type=int, default=1,
+                   help="number of the first group (g-<first>…), to add groups to a seeded server")
     p.add_argument("--secrets-per-group", type=int, default=20)
     p.add_argument("--versions", type=int, default=3)
     p.add_argument("--update-groups", type=int, default=64)
     p.add_argument("--workers", type=int, default=12)
     p.add_argument("--data-dir", required=True)
     a = p.parse_args()
-    if a.groups < 1 or a.secrets_per_group < 1 or a.versions < 1:
-        p.error("--groups, --secrets-per-group and --versions must be at least 1")
+    if a.groups < 1 or a.secrets_per_group < 1 or a.versions < 1 or a.first < 1 or a.update_groups < 0:
+        p.error("--groups, --secrets-per-group, --versions and --first must be at least 1")
 
     client = Client(a.url, os.environ[a.token_env])
     keys = [f"K{i:02d}" for i in range(1, a.secrets_per_group + 1)]
@@ -112,7 +114,7 @@ def main():
 
     with cf.ThreadPoolExecutor(a.workers) as pool:
         futures = [pool.submit(seed_group, client, f"g-{i:06d}", keys, a.versions)
-                   for i in range(1, a.groups + 1)]
+                   for i in range(a.first, a.first + a.groups)]
         for f in futures:
             f.add_done_callback(lambda _f: progress())
         try:
