@@ -5,12 +5,15 @@
 
 use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 
-use super::{Db, ListQuery, StoreError, StoreResult, actor::Actor, identity, new_id, now_ms, on_unique};
+use super::{
+    Db, ListQuery, Reader, Record, Row, StoreError, StoreResult, actor::Actor, identity, new_id, now_ms, on_unique,
+    sqlx_from_row,
+};
 
 pub const MEMBER: &str = "member";
 pub const MANAGER: &str = "manager";
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct TeamRow {
     pub id: String,
     pub name: String,
@@ -21,6 +24,22 @@ pub struct TeamRow {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+impl Record for TeamRow {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self {
+            id: row.get("id")?,
+            name: row.get("name")?,
+            description: row.get("description")?,
+            manifest: row.get("manifest")?,
+            created_by_id: row.get("created_by_id")?,
+            created_by_slug: row.get("created_by_slug")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+sqlx_from_row!(TeamRow);
 
 /// A member or manager of a team.
 #[derive(Debug, Clone, FromRow)]
@@ -197,7 +216,7 @@ pub async fn list(
         order: "t.created_at, t.id",
         binds: &binds,
     };
-    let (total, rows) = query.page::<TeamRow>(&mut conn, limit, offset).await?;
+    let (total, rows) = query.page::<TeamRow>(&mut Reader::Pooled(&mut conn), limit, offset).await?;
     // The members of the whole page in one query, not one per team.
     let sql = format!(
         "SELECT m.team_id, m.user_id, u.email, m.role FROM team_members m JOIN users u ON u.id = m.user_id

@@ -3,12 +3,12 @@
 //! It must not make tokens (it stores the hash it is given) nor decide who may manage accounts
 //! (`crate::authz`).
 
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 
 use super::{
-    Db, ListQuery, StoreError, StoreResult,
+    Db, ListQuery, Reader, Record, Row, StoreError, StoreResult,
     actor::Actor,
-    like_contains, new_id, now_ms, on_unique,
+    like_contains, new_id, now_ms, on_unique, sqlx_from_row,
     tokens::{self, Owner},
 };
 
@@ -19,7 +19,7 @@ pub struct Account {
     pub permissions: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct AccountRow {
     pub id: String,
     pub name: String,
@@ -30,6 +30,22 @@ pub struct AccountRow {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+impl Record for AccountRow {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self {
+            id: row.get("id")?,
+            name: row.get("name")?,
+            manifest: row.get("manifest")?,
+            expires_at: row.get("expires_at")?,
+            created_by_id: row.get("created_by_id")?,
+            created_by_slug: row.get("created_by_slug")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+sqlx_from_row!(AccountRow);
 
 /// An account as its manifest describes it. `permissions` are (group name, role id) in the
 /// actor's tenant; `None` keeps the current ones.
@@ -196,7 +212,7 @@ pub async fn list(
         order: "v.created_at, v.id",
         binds: &binds,
     };
-    let (total, rows) = query.page::<AccountRow>(&mut conn, limit, offset).await?;
+    let (total, rows) = query.page::<AccountRow>(&mut Reader::Pooled(&mut conn), limit, offset).await?;
     // The permissions of the whole page in one query, not one per account.
     let mut permissions = std::collections::HashMap::<String, Vec<(String, String)>>::new();
     if !rows.is_empty() {
