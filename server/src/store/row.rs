@@ -136,10 +136,11 @@ mod tests {
     const TABLE: &str = "CREATE TABLE people (email TEXT NOT NULL, name TEXT NOT NULL, age BIGINT NOT NULL);
         INSERT INTO people VALUES ('ada@example.com', 'Ada', 36), ('alan@example.com', 'Alan', 41);";
 
-    /// The struct's order, the two TEXT columns swapped, and an alias with an extra column first.
+    /// The struct's order; its two TEXT columns swapped (read by position, each would land in
+    /// the other's field without an error); every column moved, behind an extra one and an alias.
     const SELECTS: [&str; 3] = [
         "SELECT email, name, age FROM people ORDER BY age",
-        "SELECT name, age, email FROM people ORDER BY age",
+        "SELECT name, email, age FROM people ORDER BY age",
         "SELECT 0 AS other, age, name, email AS email FROM people ORDER BY age",
     ];
 
