@@ -47,6 +47,25 @@ impl Record for AccountRow {
 }
 sqlx_from_row!(AccountRow);
 
+/// A permission of one of the accounts of a page: three text columns, which only their names
+/// tell apart.
+struct PermissionRow {
+    virtual_account_id: String,
+    group_name: String,
+    role_id: String,
+}
+
+impl Record for PermissionRow {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self {
+            virtual_account_id: row.get("virtual_account_id")?,
+            group_name: row.get("group_name")?,
+            role_id: row.get("role_id")?,
+        })
+    }
+}
+sqlx_from_row!(PermissionRow);
+
 /// An account as its manifest describes it. `permissions` are (group name, role id) in the
 /// actor's tenant; `None` keeps the current ones.
 pub struct AccountSpec<'a> {
@@ -217,17 +236,17 @@ pub async fn list(
     let mut permissions = std::collections::HashMap::<String, Vec<(String, String)>>::new();
     if !rows.is_empty() {
         let sql = format!(
-            "SELECT p.virtual_account_id, g.name, p.role_id FROM virtual_account_permissions p
+            "SELECT p.virtual_account_id, g.name AS group_name, p.role_id FROM virtual_account_permissions p
              JOIN secret_groups g ON g.id = p.group_id
              WHERE p.virtual_account_id IN ({}) ORDER BY p.virtual_account_id, p.position",
             super::placeholders(rows.len())
         );
-        let mut query = sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(sql));
+        let mut query = sqlx::query_as::<_, PermissionRow>(sqlx::AssertSqlSafe(sql));
         for row in &rows {
             query = query.bind(&row.id);
         }
-        for (account_id, group, role) in query.fetch_all(&mut *conn).await? {
-            permissions.entry(account_id).or_default().push((group, role));
+        for PermissionRow { virtual_account_id, group_name, role_id } in query.fetch_all(&mut *conn).await? {
+            permissions.entry(virtual_account_id).or_default().push((group_name, role_id));
         }
     }
     let accounts = rows
