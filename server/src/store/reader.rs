@@ -134,7 +134,7 @@ fn fetch_inline<T: Record>(
             .ok_or(rusqlite::Error::InvalidParameterName(name))?;
         statement.raw_bind_parameter(index, bind)?;
     }
-    let columns = ColumnCache::default();
+    let columns = ColumnCache::with_capacity(statement.column_count());
     let mut rows = statement.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
