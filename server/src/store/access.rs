@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use super::{Db, StoreError, StoreResult};
+use super::{Bind, Db, Reader, Record, Row, StoreError, StoreResult, reader};
 
 /// The identity a role query is about: a user or a virtual account, by id (not
 /// `crate::auth::Principal`, which is the authenticated caller with its readable name).
@@ -27,24 +27,29 @@ pub struct RoleHolder {
 
 /// Every role the principal holds on the group (possibly several, e.g. directly and via a team).
 pub async fn group_roles(conn: &mut AnyConnection, principal: &RoleHolder, group_id: &str) -> StoreResult<Vec<String>> {
-    Ok(sqlx::query_scalar(GROUP_ROLES)
-        .bind(group_id)
-        .bind(&principal.user_id)
-        .bind(&principal.virtual_account_id)
-        .fetch_all(conn)
-        .await?)
+    roles_on(&mut Reader::Pooled(conn), principal, group_id).await
 }
 
 /// [`group_roles`] outside a transaction; on SQLite a point read on the calling thread (see
 /// `sqlite_read.rs`), as it sits on the path of every secret read by a non-admin.
 pub async fn group_roles_now(db: &Db, principal: &RoleHolder, group_id: &str) -> StoreResult<Vec<String>> {
-    match db.readers() {
-        Some(readers) => readers.read(|conn| {
-            let binds: [&dyn rusqlite::ToSql; 3] = [&group_id, &principal.user_id, &principal.virtual_account_id];
-            let roles = super::fetch_sqlite::<(String,)>(conn, GROUP_ROLES, &binds)?;
-            Ok(roles.into_iter().map(|(role,)| role).collect())
-        }),
-        None => group_roles(&mut *db.pool().acquire().await?, principal, group_id).await,
+    reader::read(db, None, async |reader| roles_on(reader, principal, group_id).await).await
+}
+
+async fn roles_on(reader: &mut Reader<'_>, principal: &RoleHolder, group_id: &str) -> StoreResult<Vec<String>> {
+    let binds = [group_id.into(), (&principal.user_id).into(), (&principal.virtual_account_id).into()];
+    let roles: Vec<RoleRow> = reader.fetch_all(GROUP_ROLES, &binds).await?;
+    Ok(roles.into_iter().map(|role| role.role_id).collect())
+}
+
+/// A row of [`GROUP_ROLES`].
+struct RoleRow {
+    role_id: String,
+}
+
+impl Record for RoleRow {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self { role_id: row.get("role_id")? })
     }
 }
 
@@ -163,50 +168,35 @@ pub async fn set_collaborators(
 }
 
 /// The collaborators (subject, role id) of each of `group_ids`, in manifest order.
-pub async fn collaborators_of(
-    conn: &mut AnyConnection,
+pub(crate) async fn collaborators_of(
+    reader: &mut Reader<'_>,
     group_ids: &[&str],
 ) -> StoreResult<HashMap<String, Vec<(String, String)>>> {
     if group_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut query = sqlx::query_as::<_, (String, String, String)>(AssertSqlSafe(collaborators_sql(group_ids.len())));
-    for id in group_ids {
-        query = query.bind(*id);
-    }
-    Ok(by_group(query.fetch_all(conn).await?))
-}
-
-/// [`collaborators_of`] on a synchronous SQLite reader.
-pub fn collaborators_of_sqlite(
-    conn: &rusqlite::Connection,
-    group_ids: &[&str],
-) -> StoreResult<HashMap<String, Vec<(String, String)>>> {
-    if group_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let binds: Vec<&dyn rusqlite::ToSql> = group_ids.iter().map(|id| id as &dyn rusqlite::ToSql).collect();
-    let rows = super::fetch_sqlite(conn, &collaborators_sql(group_ids.len()), &binds)?;
-    Ok(by_group(rows))
-}
-
-fn collaborators_sql(n: usize) -> String {
-    format!(
+    let sql = format!(
         "SELECT group_id, subject, role_id FROM group_collaborators WHERE group_id IN ({}) ORDER BY group_id, position",
-        super::placeholders(n)
-    )
-}
-
-fn by_group(rows: Vec<(String, String, String)>) -> HashMap<String, Vec<(String, String)>> {
+        super::placeholders(group_ids.len())
+    );
+    let binds: Vec<Bind<'_>> = group_ids.iter().map(|id| Bind::Text(id)).collect();
+    let rows: Vec<CollaboratorRow> = reader.fetch_all(AssertSqlSafe(sql), &binds).await?;
     let mut by_group: HashMap<String, Vec<(String, String)>> = HashMap::new();
-    for (group_id, subject, role_id) in rows {
+    for CollaboratorRow { group_id, subject, role_id } in rows {
         by_group.entry(group_id).or_default().push((subject, role_id));
     }
-    by_group
+    Ok(by_group)
 }
 
-impl super::FromSqlite for (String, String, String) {
-    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+/// A row of [`collaborators_of`]: three text columns, which only their names tell apart.
+struct CollaboratorRow {
+    group_id: String,
+    subject: String,
+    role_id: String,
+}
+
+impl Record for CollaboratorRow {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self { group_id: row.get("group_id")?, subject: row.get("subject")?, role_id: row.get("role_id")? })
     }
 }

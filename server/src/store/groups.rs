@@ -11,21 +11,22 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
+use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::{
-    Backend, Db, FromSqlite, ListQuery, StoreError, StoreResult,
+    Backend, Bind, Db, ListQuery, Reader, Record, Row, StoreError, StoreResult,
     access::{self, RoleHolder},
     actor::Actor,
-    fetch_sqlite, is_storable,
+    is_storable,
     keys::{self, DataKeyRow},
     like_contains, new_id, now_ms, on_unique,
-    page::{self, ListConn, MAX_PAGE_SECRETS, Page, PageRequest},
+    page::{self, MAX_PAGE_SECRETS, Page, PageRequest},
+    reader,
     sealing::Sealer,
 };
 use crate::{crypto::ValueCipher, sensitive::SecretString};
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct GroupRow {
     pub id: String,
     pub name: String,
@@ -39,7 +40,7 @@ pub struct GroupRow {
 
 /// A secret with its group's name (for FQNs) and, when asked for, its current value (opened by
 /// the query that asked for it; never read from a column).
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct SecretRow {
     pub id: String,
     pub group_id: String,
@@ -50,7 +51,6 @@ pub struct SecretRow {
     pub created_by_email: String,
     pub created_at: i64,
     pub updated_at: i64,
-    #[sqlx(skip)]
     pub value: Option<SecretString>,
 }
 
@@ -157,40 +157,45 @@ pub async fn list(
         binds: &binds,
     };
     let (limit, offset) = (page.limit, page.offset);
-    if let Some(readers) = db.readers() {
-        let read = |conn: &rusqlite::Connection| {
-            let (total, mut groups) = query.page_sqlite::<GroupRow>(conn, limit, offset)?;
-            let ids: Vec<&dyn rusqlite::ToSql> = groups.iter().map(|g| &g.id as &dyn rusqlite::ToSql).collect();
-            let counts = fetch_sqlite(conn, &secret_counts(ids.len()), &ids)?;
-            let cut_short = keep_within_secret_budget(&mut groups, counts);
-            Ok(Page { total, rows: attach_secrets_sqlite(conn, groups)?, cut_short })
-        };
-        return if filter.is_point() { readers.read(read) } else { readers.read_long(page.bounds.time_limit, read) };
-    }
     let long = (!filter.is_point()).then_some(page.bounds);
-    let result = async {
-        let mut conn = ListConn::open(db, long).await?;
-        let (total, mut groups) = query.page::<GroupRow>(&mut conn, limit, offset).await?;
-        let mut counts = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(secret_counts(groups.len())));
-        for group in &groups {
-            counts = counts.bind(&group.id);
-        }
-        let counts = if groups.is_empty() { Vec::new() } else { counts.fetch_all(&mut *conn).await? };
+    reader::read(db, long, async |reader| {
+        let (total, mut groups) = query.page::<GroupRow>(reader, limit, offset).await?;
+        let counts = secret_counts(reader, &groups).await?;
         let cut_short = keep_within_secret_budget(&mut groups, counts);
-        Ok(Page { total, rows: attach_secrets(&mut conn, groups).await?, cut_short })
-    };
-    result.await.map_err(page::timed_out(page.bounds))
+        Ok(Page { total, rows: attach_secrets(reader, groups).await?, cut_short })
+    })
+    .await
 }
 
-/// The number of secrets of each of `n` groups, whose ids are the binds.
-fn secret_counts(n: usize) -> String {
-    format!("SELECT group_id, COUNT(*) FROM secrets WHERE group_id IN ({}) GROUP BY group_id", super::placeholders(n))
+/// The number of secrets of each of `groups` that has any.
+async fn secret_counts(reader: &mut Reader<'_>, groups: &[GroupRow]) -> StoreResult<Vec<SecretCount>> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT group_id, COUNT(*) AS secrets FROM secrets WHERE group_id IN ({}) GROUP BY group_id",
+        super::placeholders(groups.len())
+    );
+    let binds: Vec<Bind<'_>> = groups.iter().map(|group| Bind::from(&group.id)).collect();
+    reader.fetch_all(AssertSqlSafe(sql), &binds).await
+}
+
+/// A row of [`secret_counts`].
+struct SecretCount {
+    group_id: String,
+    secrets: i64,
+}
+
+impl Record for SecretCount {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self { group_id: row.get("group_id")?, secrets: row.get("secrets")? })
+    }
 }
 
 /// Keeps the groups whose secrets fit in [`MAX_PAGE_SECRETS`] (at least one group), so a page
 /// never carries more keys than that, however large its groups.
-fn keep_within_secret_budget(groups: &mut Vec<GroupRow>, counts: Vec<(String, i64)>) -> bool {
-    let counts: HashMap<String, i64> = counts.into_iter().collect();
+fn keep_within_secret_budget(groups: &mut Vec<GroupRow>, counts: Vec<SecretCount>) -> bool {
+    let counts: HashMap<String, i64> = counts.into_iter().map(|count| (count.group_id, count.secrets)).collect();
     page::keep_within(groups, MAX_PAGE_SECRETS, |group| {
         counts.get(&group.id).map_or(0, |n| usize::try_from(*n).unwrap_or(usize::MAX))
     })
@@ -365,20 +370,39 @@ async fn current_values(
     conn: &mut AnyConnection,
     sealer: &Sealer<'_>,
 ) -> StoreResult<HashMap<String, (String, i64, SecretString)>> {
-    let sealed: Vec<(String, String, i64, Option<Vec<u8>>)> = sqlx::query_as(
-        "SELECT s.id, s.name, s.current_version, v.ciphertext FROM secrets s
-         JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
-         WHERE s.group_id = $1",
-    )
-    .bind(sealer.group_id())
-    .fetch_all(conn)
-    .await?;
+    let sealed: Vec<SealedValue> = Reader::Pooled(conn)
+        .fetch_all(
+            "SELECT s.id, s.name, s.current_version, v.ciphertext FROM secrets s
+             JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
+             WHERE s.group_id = $1",
+            &[sealer.group_id().into()],
+        )
+        .await?;
     let mut current = HashMap::with_capacity(sealed.len());
-    for (secret_id, name, version, ciphertext) in sealed {
-        let value = sealer.open(&secret_id, version, ciphertext.as_deref())?;
-        current.insert(name, (secret_id, version, value));
+    for SealedValue { id, name, current_version, ciphertext } in sealed {
+        let value = sealer.open(&id, current_version, ciphertext.as_deref())?;
+        current.insert(name, (id, current_version, value));
     }
     Ok(current)
+}
+
+/// A row of [`current_values`]: a secret and its current value, sealed.
+struct SealedValue {
+    id: String,
+    name: String,
+    current_version: i64,
+    ciphertext: Option<Vec<u8>>,
+}
+
+impl Record for SealedValue {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self {
+            id: row.get("id")?,
+            name: row.get("name")?,
+            current_version: row.get("current_version")?,
+            ciphertext: row.get("ciphertext")?,
+        })
+    }
 }
 
 /// Deletes the group with its secrets and their versions (foreign keys cascade).
@@ -400,40 +424,23 @@ pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
 }
 
 async fn load(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> StoreResult<GroupWithSecrets> {
-    let group: Option<GroupRow> = sqlx::query_as(concat!(select_groups!(), "WHERE g.id = $1 AND g.tenant_id = $2"))
-        .bind(id)
-        .bind(tenant_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let reader = &mut Reader::Pooled(conn);
+    let sql = concat!(select_groups!(), "WHERE g.id = $1 AND g.tenant_id = $2");
+    let group: Option<GroupRow> = reader.fetch_optional(sql, &[id.into(), tenant_id.into()]).await?;
     let group = group.ok_or(StoreError::NotFound("secret group"))?;
-    let mut groups = attach_secrets(conn, vec![group]).await?;
+    let mut groups = attach_secrets(reader, vec![group]).await?;
     groups.pop().ok_or(StoreError::NotFound("secret group"))
 }
 
 /// Loads the secrets of `groups` with one query and hangs them on their groups.
-async fn attach_secrets(conn: &mut AnyConnection, groups: Vec<GroupRow>) -> StoreResult<Vec<GroupWithSecrets>> {
-    if groups.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut query = sqlx::query_as::<_, SecretRow>(AssertSqlSafe(secrets_of_groups(groups.len())));
-    for group in &groups {
-        query = query.bind(&group.id);
-    }
-    let secrets = query.fetch_all(&mut *conn).await?;
-    let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
-    let collaborators = access::collaborators_of(conn, &ids).await?;
-    Ok(assemble(groups, secrets, collaborators))
-}
-
-/// [`attach_secrets`] on a synchronous SQLite reader.
-fn attach_secrets_sqlite(conn: &rusqlite::Connection, groups: Vec<GroupRow>) -> StoreResult<Vec<GroupWithSecrets>> {
+async fn attach_secrets(reader: &mut Reader<'_>, groups: Vec<GroupRow>) -> StoreResult<Vec<GroupWithSecrets>> {
     if groups.is_empty() {
         return Ok(Vec::new());
     }
     let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
-    let binds: Vec<&dyn rusqlite::ToSql> = ids.iter().map(|id| id as &dyn rusqlite::ToSql).collect();
-    let secrets = fetch_sqlite(conn, &secrets_of_groups(ids.len()), &binds)?;
-    let collaborators = access::collaborators_of_sqlite(conn, &ids)?;
+    let binds: Vec<Bind<'_>> = ids.iter().map(|id| Bind::Text(id)).collect();
+    let secrets = reader.fetch_all(AssertSqlSafe(secrets_of_groups(ids.len())), &binds).await?;
+    let collaborators = access::collaborators_of(reader, &ids).await?;
     Ok(assemble(groups, secrets, collaborators))
 }
 
@@ -462,35 +469,34 @@ fn assemble(
         .collect()
 }
 
-impl FromSqlite for GroupRow {
-    /// The columns of `select_groups!`.
-    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+impl Record for GroupRow {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
         Ok(Self {
-            id: row.get(0)?,
-            name: row.get(1)?,
-            integration_id: row.get(2)?,
-            manifest: row.get(3)?,
-            created_by_user_id: row.get(4)?,
-            created_by_email: row.get(5)?,
-            created_at: row.get(6)?,
-            updated_at: row.get(7)?,
+            id: row.get("id")?,
+            name: row.get("name")?,
+            integration_id: row.get("integration_id")?,
+            manifest: row.get("manifest")?,
+            created_by_user_id: row.get("created_by_user_id")?,
+            created_by_email: row.get("created_by_email")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
         })
     }
 }
 
-impl FromSqlite for SecretRow {
-    /// The first columns of `select_secrets!` (others may follow).
-    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+impl Record for SecretRow {
+    /// The columns of `select_secrets!` (others may be there too); the value is never a column.
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
         Ok(Self {
-            id: row.get(0)?,
-            group_id: row.get(1)?,
-            group_name: row.get(2)?,
-            name: row.get(3)?,
-            current_version: row.get(4)?,
-            created_by_user_id: row.get(5)?,
-            created_by_email: row.get(6)?,
-            created_at: row.get(7)?,
-            updated_at: row.get(8)?,
+            id: row.get("id")?,
+            group_id: row.get("group_id")?,
+            group_name: row.get("group_name")?,
+            name: row.get("name")?,
+            current_version: row.get("current_version")?,
+            created_by_user_id: row.get("created_by_user_id")?,
+            created_by_email: row.get("created_by_email")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
             value: None,
         })
     }

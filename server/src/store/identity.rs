@@ -6,7 +6,10 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::{Db, ListQuery, StoreError, StoreResult, like_contains, new_id, now_ms, on_unique};
+use super::{
+    Db, ListQuery, Reader, Record, Row, StoreError, StoreResult, like_contains, new_id, now_ms, on_unique,
+    sqlx_from_row,
+};
 
 pub const ROLE_TENANT_ADMIN: &str = "tenant-admin";
 pub const ROLE_TENANT_MEMBER: &str = "tenant-member";
@@ -17,7 +20,7 @@ pub struct Tenant {
     pub name: String,
 }
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct User {
     pub id: String,
     pub tenant_id: String,
@@ -27,6 +30,21 @@ pub struct User {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+impl Record for User {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self {
+            id: row.get("id")?,
+            tenant_id: row.get("tenant_id")?,
+            email: row.get("email")?,
+            tenant_role: row.get("tenant_role")?,
+            deactivated_at: row.get("deactivated_at")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+sqlx_from_row!(User);
 
 macro_rules! select_users {
     () => {
@@ -114,7 +132,7 @@ pub async fn list_users(
         order: "u.created_at, u.id",
         binds: &binds,
     };
-    query.page(&mut conn, limit, offset).await
+    query.page(&mut Reader::Pooled(&mut conn), limit, offset).await
 }
 
 /// What a tenant admin may change about a user.

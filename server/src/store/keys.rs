@@ -5,7 +5,9 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::{Backend, Db, StoreError, StoreResult, new_id, now_ms, on_unique, sealing::DataKeys};
+use super::{
+    Backend, Db, Record, Row, StoreError, StoreResult, new_id, now_ms, on_unique, sealing::DataKeys, sqlx_from_row,
+};
 use crate::crypto::{
     DataKeyBinding, KeyBytes, StoredDataKey, ValueCipher,
     keyring::{Keyring, MasterKeys, TokenMac},
@@ -41,6 +43,44 @@ pub struct DataKeyRow {
     pub kek_id: String,
     pub wrapped: Vec<u8>,
 }
+
+/// A token hash from before hashes were keyed, by token id.
+struct LegacyTokenHash {
+    id: String,
+    token_hash: String,
+}
+
+impl Record for LegacyTokenHash {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self { id: row.get("id")?, token_hash: row.get("token_hash")? })
+    }
+}
+sqlx_from_row!(LegacyTokenHash);
+
+/// A value stored before values were sealed, with the ids its seal binds to: four text columns
+/// that only their names tell apart.
+struct LegacyValue {
+    version_id: String,
+    tenant_id: String,
+    group_id: String,
+    secret_id: String,
+    version: i64,
+    legacy_value: String,
+}
+
+impl Record for LegacyValue {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self {
+            version_id: row.get("version_id")?,
+            tenant_id: row.get("tenant_id")?,
+            group_id: row.get("group_id")?,
+            secret_id: row.get("secret_id")?,
+            version: row.get("version")?,
+            legacy_value: row.get("legacy_value")?,
+        })
+    }
+}
+sqlx_from_row!(LegacyValue);
 
 impl DataKeyRow {
     pub fn stored(&self) -> StoredDataKey<'_> {
@@ -184,9 +224,9 @@ pub async fn token_key(db: &Db, masters: &MasterKeys) -> anyhow::Result<KeyBytes
             result => result?,
         }
         let mac = TokenMac::new(&key)?;
-        let legacy: Vec<(String, String)> =
+        let legacy: Vec<LegacyTokenHash> =
             sqlx::query_as("SELECT id, token_hash FROM access_tokens").fetch_all(wtx.conn()).await?;
-        for (token_id, old) in legacy {
+        for LegacyTokenHash { id: token_id, token_hash: old } in legacy {
             let Some(sha256) = unhex32(&old) else {
                 return Err(StoreError::Corrupt(format!("token {token_id} has a malformed hash")).into());
             };
@@ -233,8 +273,8 @@ pub async fn seal_legacy_values(db: &Db, keyring: &Keyring) -> anyhow::Result<u6
         for group_id in &keyless {
             create_group_key(conn, db.backend(), keyring, group_id, now_ms()).await?;
         }
-        let rows: Vec<(String, String, String, String, i64, String)> = sqlx::query_as(
-            "SELECT v.id, s.tenant_id, s.group_id, s.id, v.version, v.legacy_value
+        let rows: Vec<LegacyValue> = sqlx::query_as(
+            "SELECT v.id AS version_id, s.tenant_id, s.group_id, s.id AS secret_id, v.version, v.legacy_value
              FROM secret_versions v JOIN secrets s ON s.id = v.secret_id
              WHERE v.ciphertext IS NULL AND v.legacy_value IS NOT NULL LIMIT $1",
         )
@@ -249,7 +289,7 @@ pub async fn seal_legacy_values(db: &Db, keyring: &Keyring) -> anyhow::Result<u6
         // One key lookup and one unwrap per group of the batch, not one per row.
         let mut keys: std::collections::HashMap<&str, DataKeyRow> = std::collections::HashMap::new();
         let mut unwrapped = DataKeys::new(keyring);
-        for (version_id, tenant_id, group_id, secret_id, version, value) in &rows {
+        for LegacyValue { version_id, tenant_id, group_id, secret_id, version, legacy_value: value } in &rows {
             let value = zeroize::Zeroizing::new(value.clone());
             if !keys.contains_key(group_id.as_str()) {
                 keys.insert(group_id, group_key(conn, group_id).await?);

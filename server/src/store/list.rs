@@ -1,14 +1,17 @@
 //! The list query: [`ListQuery`] answers one page of a filtered, ordered list and the number of
-//! rows the filter matches, on the pool (sqlx) or a synchronous SQLite reader; and the SQL text
+//! rows the filter matches, on either kind of connection (`reader`); and the SQL text
 //! helpers lists and filters share (`LIKE` patterns, `IN (…)` placeholders).
 //!
 //! It owns the shape of the SQL of every list; it must not know any table (each table's module
 //! hands it its `FROM`, `SELECT` and filter) nor bound a page (`store::page` does).
 
+use sqlx::AssertSqlSafe;
+
 use super::{
     error::StoreResult,
     page,
-    sqlite_read::{FromSqlite, fetch_sqlite, fetch_sqlite_while},
+    reader::{Bind, Reader},
+    row::{Record, Row},
 };
 
 /// `$1, $2, …, $n`: the placeholders of an `IN (…)` over `n` binds.
@@ -40,7 +43,7 @@ pub(crate) struct ListQuery<'a> {
 
 impl ListQuery<'_> {
     fn count_sql(&self) -> String {
-        format!("SELECT COUNT(*) {} WHERE {}", self.from, self.filter)
+        format!("SELECT COUNT(*) AS total {} WHERE {}", self.from, self.filter)
     }
 
     /// The page's rows; `limit` and `offset` are the two binds after [`Self::binds`].
@@ -58,78 +61,46 @@ impl ListQuery<'_> {
         )
     }
 
-    pub async fn page<T>(&self, conn: &mut sqlx::AnyConnection, limit: i64, offset: i64) -> StoreResult<(i64, Vec<T>)>
-    where
-        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
-    {
-        let page = self.page_within(conn, limit, offset, |_: &T| true).await?;
+    /// One page of the list on `reader`, with the number of rows the filter matches.
+    pub async fn page<T: Record + Send + Unpin>(
+        &self,
+        reader: &mut Reader<'_>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(i64, Vec<T>)> {
+        let page = self.page_within(reader, limit, offset, |_: &T| true).await?;
         Ok((page.total, page.rows))
     }
 
     /// [`Self::page`] that stops fetching rows at the first one `fits` refuses (see
     /// [`page::Page::cut_short`]): rows past a page's budget are never held in memory.
-    pub async fn page_within<T>(
+    pub async fn page_within<T: Record + Send + Unpin>(
         &self,
-        conn: &mut sqlx::AnyConnection,
+        reader: &mut Reader<'_>,
         limit: i64,
         offset: i64,
-        mut fits: impl FnMut(&T) -> bool + Send,
-    ) -> StoreResult<page::Page<T>>
-    where
-        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
-    {
-        use futures_util::TryStreamExt as _;
-        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(self.count_sql()));
-        for bind in self.binds {
-            count = count.bind(bind);
-        }
-        let total = count.fetch_one(&mut *conn).await?;
-        let mut page = page::Page { total, rows: Vec::new(), cut_short: false };
-        if offset >= total {
-            return Ok(page);
-        }
-        let mut query = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.page_sql()));
-        for bind in self.binds {
-            query = query.bind(bind);
-        }
-        let mut rows = query.bind(limit).bind(offset).fetch(conn);
-        while let Some(row) = rows.try_next().await? {
-            if !fits(&row) {
-                page.cut_short = true;
-                break;
-            }
-            page.rows.push(row);
-        }
-        Ok(page)
-    }
-
-    /// [`Self::page`] on a synchronous SQLite reader.
-    pub fn page_sqlite<T: FromSqlite>(
-        &self,
-        conn: &rusqlite::Connection,
-        limit: i64,
-        offset: i64,
-    ) -> StoreResult<(i64, Vec<T>)> {
-        let page = self.page_sqlite_within(conn, limit, offset, |_: &T| true)?;
-        Ok((page.total, page.rows))
-    }
-
-    /// [`Self::page_within`] on a synchronous SQLite reader.
-    pub fn page_sqlite_within<T: FromSqlite>(
-        &self,
-        conn: &rusqlite::Connection,
-        limit: i64,
-        offset: i64,
-        fits: impl FnMut(&T) -> bool,
+        fits: impl FnMut(&T) -> bool + Send,
     ) -> StoreResult<page::Page<T>> {
-        let mut binds: Vec<&dyn rusqlite::ToSql> = self.binds.iter().map(|b| b as &dyn rusqlite::ToSql).collect();
-        let total = fetch_sqlite::<(i64,)>(conn, &self.count_sql(), &binds)?.first().map_or(0, |(n,)| *n);
+        let mut binds: Vec<Bind<'_>> = self.binds.iter().map(Bind::from).collect();
+        let count: Option<Count> = reader.fetch_optional(AssertSqlSafe(self.count_sql()), &binds).await?;
+        let total = count.map_or(0, |count| count.total);
         if offset >= total {
             return Ok(page::Page { total, rows: Vec::new(), cut_short: false });
         }
-        binds.extend([&limit as &dyn rusqlite::ToSql, &offset]);
-        let (rows, cut_short) = fetch_sqlite_while(conn, &self.page_sql(), &binds, fits)?;
+        binds.extend([Bind::Int(limit), Bind::Int(offset)]);
+        let (rows, cut_short) = reader.fetch_while(AssertSqlSafe(self.page_sql()), &binds, fits).await?;
         Ok(page::Page { total, rows, cut_short })
+    }
+}
+
+/// The row of [`ListQuery::count_sql`].
+struct Count {
+    total: i64,
+}
+
+impl Record for Count {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self { total: row.get("total")? })
     }
 }
 

@@ -10,8 +10,9 @@
 //! This module only declares the others and holds what every table uses ([`Backend`]; ids,
 //! timestamps, storable text); it must not hold a concern of its own. Each concern has one
 //! home: the error type (`error`), connecting (`connect`), write transactions and group commit
-//! (`write`), the list query (`list`), page bounds (`page`), synchronous SQLite reads
-//! (`sqlite_read`), sealing values with unwrapped data keys (`sealing`), the caller of a write
+//! (`write`), the list query (`list`), page bounds (`page`), mapping a row to a type by column
+//! name (`row`), running a read's statements on either kind of connection (`reader`),
+//! synchronous SQLite connections (`sqlite_read`), sealing values with unwrapped data keys (`sealing`), the caller of a write
 //! (`actor`), the first start (`bootstrap`), and one module per table group.
 
 pub mod access;
@@ -25,6 +26,8 @@ pub mod keys;
 mod list;
 mod migrate;
 pub mod page;
+mod reader;
+mod row;
 mod sealing;
 pub mod secrets;
 mod sqlite_read;
@@ -41,7 +44,8 @@ pub use self::{
 pub(crate) use self::{
     error::on_unique,
     list::{ListQuery, like_contains, placeholders},
-    sqlite_read::{FromSqlite, fetch_sqlite},
+    reader::{Bind, Reader},
+    row::{Record, Row, sqlx_from_row},
 };
 
 /// Which database the store runs on; the SQL differs only where this is matched.

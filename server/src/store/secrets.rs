@@ -4,15 +4,14 @@
 //! It must not decide who may read (a handler authorizes against a [`SealedSecret`] before
 //! anything is opened) nor unwrap keys itself (`sealing`).
 
-use sqlx::FromRow;
-
 use super::{
-    Backend, Db, FromSqlite, ListQuery, StoreError, StoreResult, access, fetch_sqlite,
+    Backend, Db, ListQuery, Reader, Record, Row, StoreError, StoreResult, access,
     groups::{SecretRow, Visibility, select_secrets},
     is_storable,
     keys::{self, DataKeyRow},
     now_ms,
-    page::{self, Budget, ListConn, MAX_PAGE_VALUE_BYTES, Page, PageRequest},
+    page::{Budget, MAX_PAGE_VALUE_BYTES, Page, PageRequest},
+    reader,
     sealing::{DataKeys, Sealer},
 };
 use crate::{crypto::ValueCipher, sensitive::SecretString};
@@ -48,9 +47,7 @@ fn no_data_key(secret: &SecretRow) -> StoreError {
 }
 
 /// One row of [`get`]'s query: the secret, its group's data key and one of its versions.
-#[derive(FromRow)]
 struct SecretVersionRow {
-    #[sqlx(flatten)]
     secret: SecretRow,
     tenant_id: String,
     key_id: Option<String>,
@@ -97,9 +94,7 @@ impl SealedSecret {
 }
 
 /// A secret with its current value still sealed, and its group's data key.
-#[derive(FromRow)]
 struct SealedSecretRow {
-    #[sqlx(flatten)]
     secret: SecretRow,
     tenant_id: String,
     ciphertext: Option<Vec<u8>>,
@@ -168,7 +163,7 @@ pub async fn list(
     let Some((filter_sql, binds)) = list_filter(db.backend(), tenant_id, filter, visibility)? else {
         // Nothing can match; only a missing group (404) is still to be told.
         if let Some(group_id) = &filter.group_id {
-            group_exists(db, tenant_id, group_id).await?;
+            reader::read(db, None, async |reader| group_exists(reader, tenant_id, group_id).await).await?;
         }
         return Ok(empty(0));
     };
@@ -185,44 +180,24 @@ pub async fn list(
     }
     let group_id = filter.group_id.as_deref();
     let (limit, offset) = (page.limit, page.offset);
-    let point = filter.is_point(with_value);
-    if let Some(readers) = db.readers() {
-        let read = |conn: &rusqlite::Connection| {
-            if let Some(group_id) = group_id
-                && fetch_sqlite::<(i64,)>(conn, GROUP_EXISTS, &[&group_id, &tenant_id])?.is_empty()
-            {
-                return Err(StoreError::NotFound("secret group"));
-            }
-            if !with_value {
-                let (total, rows) = query.page_sqlite::<SecretRow>(conn, limit, offset)?;
-                return Ok(Page { total, rows, cut_short: false });
-            }
-            let mut budget = Budget::new(MAX_PAGE_VALUE_BYTES);
-            let sealed = query.page_sqlite_within(conn, limit, offset, |row: &SealedSecretRow| {
-                budget.take(row.ciphertext.as_ref().map_or(0, Vec::len))
-            })?;
-            open_all(sealed, cipher)
-        };
-        return if point { readers.read(read) } else { readers.read_long(page.bounds.time_limit, read) };
-    }
-    if let Some(group_id) = group_id {
-        group_exists(db, tenant_id, group_id).await?;
-    }
-    let result = async {
-        let mut conn = ListConn::open(db, (!point).then_some(page.bounds)).await?;
+    let long = (!filter.is_point(with_value)).then_some(page.bounds);
+    reader::read(db, long, async |reader| {
+        if let Some(group_id) = group_id {
+            group_exists(reader, tenant_id, group_id).await?;
+        }
         if !with_value {
-            let (total, rows) = query.page::<SecretRow>(&mut conn, limit, offset).await?;
+            let (total, rows) = query.page::<SecretRow>(reader, limit, offset).await?;
             return Ok(Page { total, rows, cut_short: false });
         }
         let mut budget = Budget::new(MAX_PAGE_VALUE_BYTES);
         let sealed = query
-            .page_within(&mut conn, limit, offset, |row: &SealedSecretRow| {
+            .page_within(reader, limit, offset, |row: &SealedSecretRow| {
                 budget.take(row.ciphertext.as_ref().map_or(0, Vec::len))
             })
             .await?;
         open_all(sealed, cipher)
-    };
-    result.await.map_err(page::timed_out(page.bounds))
+    })
+    .await
 }
 
 /// The `WHERE` condition of the secret list and its binds (`$1` the tenant); `None` when no row
@@ -288,25 +263,33 @@ fn open_all(sealed: Page<SealedSecretRow>, cipher: &dyn ValueCipher) -> StoreRes
 }
 
 /// `$1` a group's id, `$2` its tenant.
-const GROUP_EXISTS: &str = "SELECT 1 FROM secret_groups WHERE id = $1 AND tenant_id = $2";
+const GROUP_EXISTS: &str = "SELECT 1 AS found FROM secret_groups WHERE id = $1 AND tenant_id = $2";
 
 /// Ok when the tenant has the group, else 404.
-async fn group_exists(db: &Db, tenant_id: &str, group_id: &str) -> StoreResult<()> {
-    let found: Option<i64> =
-        sqlx::query_scalar(GROUP_EXISTS).bind(group_id).bind(tenant_id).fetch_optional(db.pool()).await?;
+async fn group_exists(reader: &mut Reader<'_>, tenant_id: &str, group_id: &str) -> StoreResult<()> {
+    let found: Option<Found> = reader.fetch_optional(GROUP_EXISTS, &[group_id.into(), tenant_id.into()]).await?;
     found.map(|_| ()).ok_or(StoreError::NotFound("secret group"))
 }
 
-impl FromSqlite for SealedSecretRow {
+/// The row of [`GROUP_EXISTS`].
+struct Found;
+
+impl Record for Found {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        row.get::<i64>("found").map(|_| Self)
+    }
+}
+
+impl Record for SealedSecretRow {
     /// The columns of `select_secrets_with_values!`.
-    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
         Ok(Self {
-            secret: SecretRow::from_sqlite(row)?,
-            tenant_id: row.get(9)?,
-            ciphertext: row.get(10)?,
-            key_id: row.get(11)?,
-            kek_id: row.get(12)?,
-            wrapped: row.get(13)?,
+            secret: SecretRow::from_row(row)?,
+            tenant_id: row.get("tenant_id")?,
+            ciphertext: row.get("ciphertext")?,
+            key_id: row.get("key_id")?,
+            kek_id: row.get("kek_id")?,
+            wrapped: row.get("wrapped")?,
         })
     }
 }
@@ -316,11 +299,10 @@ pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<SealedSecret
     if !is_storable(id) {
         return Err(StoreError::NotFound("secret"));
     }
-    let rows: Vec<SecretVersionRow> = match db.readers() {
-        // A point read: cheaper on this thread than handed to a connection thread.
-        Some(readers) => readers.read(|conn| fetch_sqlite(conn, GET_SECRET, &[&id, &tenant_id]))?,
-        None => sqlx::query_as(GET_SECRET).bind(id).bind(tenant_id).fetch_all(db.pool()).await?,
-    };
+    // A point read: on SQLite cheaper on this thread than handed to a connection thread.
+    let rows: Vec<SecretVersionRow> =
+        reader::read(db, None, async |reader| reader.fetch_all(GET_SECRET, &[id.into(), tenant_id.into()]).await)
+            .await?;
     let mut rows = rows.into_iter();
     let first = rows.next().ok_or(StoreError::NotFound("secret"))?;
     let key = group_data_key(&first.secret.group_id, first.key_id, first.kek_id, first.wrapped);
@@ -340,19 +322,19 @@ const GET_SECRET: &str = "SELECT s.id, s.group_id, g.name AS group_name, s.name,
     WHERE s.id = $1 AND s.tenant_id = $2
     ORDER BY v.version";
 
-impl FromSqlite for SecretVersionRow {
+impl Record for SecretVersionRow {
     /// The columns of [`GET_SECRET`].
-    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
         Ok(Self {
-            secret: SecretRow::from_sqlite(row)?,
-            tenant_id: row.get(9)?,
-            key_id: row.get(10)?,
-            kek_id: row.get(11)?,
-            wrapped: row.get(12)?,
-            version_id: row.get(13)?,
-            version: row.get(14)?,
-            ciphertext: row.get(15)?,
-            version_created_at: row.get(16)?,
+            secret: SecretRow::from_row(row)?,
+            tenant_id: row.get("tenant_id")?,
+            key_id: row.get("key_id")?,
+            kek_id: row.get("kek_id")?,
+            wrapped: row.get("wrapped")?,
+            version_id: row.get("version_id")?,
+            version: row.get("version")?,
+            ciphertext: row.get("ciphertext")?,
+            version_created_at: row.get("version_created_at")?,
         })
     }
 }

@@ -18,8 +18,9 @@
 //! written through them can change data. Each statement runs in its own read transaction and
 //! sees every commit that finished before it started, as the pool's connections do.
 //!
-//! [`fetch_sqlite`] runs one statement on such a connection and builds its rows ([`FromSqlite`]).
-//! Nothing here may write, and nothing here knows a table: the table modules bring the SQL.
+//! Statements run on these connections through `reader::Reader::Inline`, which maps rows as
+//! every other read does (`row`). Nothing here may write, and nothing here knows a table: the
+//! table modules bring the SQL.
 
 use std::{
     path::{Path, PathBuf},
@@ -55,8 +56,8 @@ impl SqliteReaders {
 
     /// Runs `read` inline on a free point-read connection, blocking the calling thread until
     /// one is free.
-    pub fn read<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        read(&self.points.acquire())
+    pub fn read<T>(&self, read: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
+        read(&mut self.points.acquire())
     }
 
     /// For a read that may take milliseconds or more (a page of a list that scans), on the page
@@ -67,15 +68,15 @@ impl SqliteReaders {
     pub fn read_long<T>(
         &self,
         time_limit: Duration,
-        read: impl FnOnce(&Connection) -> StoreResult<T>,
+        read: impl FnOnce(&mut Connection) -> StoreResult<T>,
     ) -> StoreResult<T> {
         use tokio::runtime::{Handle, RuntimeFlavor};
         let run = || {
-            let conn = self.pages.acquire();
+            let mut conn = self.pages.acquire();
             let deadline = Instant::now() + time_limit;
             // Checked every PROGRESS_STEPS virtual-machine steps (tens of microseconds).
             conn.progress_handler(PROGRESS_STEPS, Some(move || Instant::now() >= deadline))?;
-            let result = read(&conn);
+            let result = read(&mut conn);
             // Only long reads use these connections and each sets its own deadline first, so a
             // handler that failed to clear is replaced before it could interrupt anyone.
             conn.progress_handler(0, None::<fn() -> bool>).ok();
@@ -161,66 +162,6 @@ pub fn database_file(url: &str) -> anyhow::Result<Option<PathBuf>> {
     Ok(Some(options.get_filename().to_path_buf()))
 }
 
-/// A row type the synchronous SQLite readers can build, reading columns by position in the
-/// order of the query it belongs to.
-pub(crate) trait FromSqlite: Sized {
-    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
-}
-
-/// A single column.
-impl<T: rusqlite::types::FromSql> FromSqlite for (T,) {
-    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok((row.get(0)?,))
-    }
-}
-
-/// Two columns.
-impl<A: rusqlite::types::FromSql, B: rusqlite::types::FromSql> FromSqlite for (A, B) {
-    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok((row.get(0)?, row.get(1)?))
-    }
-}
-
-/// Every row of `sql` on a synchronous SQLite reader; `$N` in `sql` is `binds[N - 1]`.
-pub(crate) fn fetch_sqlite<T: FromSqlite>(
-    conn: &rusqlite::Connection,
-    sql: &str,
-    binds: &[&dyn rusqlite::ToSql],
-) -> StoreResult<Vec<T>> {
-    Ok(fetch_sqlite_while(conn, sql, binds, |_| true)?.0)
-}
-
-/// [`fetch_sqlite`] up to the first row `fits` refuses; true when it stopped there.
-pub(crate) fn fetch_sqlite_while<T: FromSqlite>(
-    conn: &rusqlite::Connection,
-    sql: &str,
-    binds: &[&dyn rusqlite::ToSql],
-    mut fits: impl FnMut(&T) -> bool,
-) -> StoreResult<(Vec<T>, bool)> {
-    let mut statement = conn.prepare_cached(sql)?;
-    // SQLite numbers `$N` parameters in the order they first appear, not by N (the filters
-    // use `$2` before `$1` and some twice), so each is bound by its name, as sqlx does.
-    for index in 1..=statement.parameter_count() {
-        let name = statement.parameter_name(index).unwrap_or_default().to_owned();
-        let bind = name
-            .strip_prefix('$')
-            .and_then(|n| n.parse::<usize>().ok())
-            .and_then(|n| binds.get(n.checked_sub(1)?))
-            .ok_or(rusqlite::Error::InvalidParameterName(name))?;
-        statement.raw_bind_parameter(index, bind)?;
-    }
-    let mut rows = statement.raw_query();
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        let row = T::from_sqlite(row)?;
-        if !fits(&row) {
-            return Ok((out, true));
-        }
-        out.push(row);
-    }
-    Ok((out, false))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,17 +194,6 @@ mod tests {
         let write = readers.read(|c| Ok(c.execute("INSERT INTO t VALUES (2)", ())?));
         assert!(write.is_err(), "a reader wrote");
         assert_eq!(count(&readers)?, 1);
-        Ok(())
-    }
-
-    #[test]
-    fn numbered_parameters_bind_by_number_not_by_order_of_appearance() -> anyhow::Result<()> {
-        let conn = Connection::open_in_memory()?;
-        let sql = "SELECT $2 || '-' || $1 || '-' || $2";
-        let rows = crate::store::fetch_sqlite::<(String,)>(&conn, sql, &[&"one", &"two"])?;
-        assert_eq!(rows, [("two-one-two".to_owned(),)]);
-        // A placeholder without a bind is an error, not a NULL.
-        assert!(crate::store::fetch_sqlite::<(String,)>(&conn, "SELECT $3", &[&"one"]).is_err());
         Ok(())
     }
 

@@ -3,14 +3,17 @@
 //! It must not decide who may change a team beyond the manager check that has to run inside the
 //! write transaction (`may_update_any` comes from `crate::authz`).
 
-use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
+use sqlx::{AnyConnection, AssertSqlSafe};
 
-use super::{Db, ListQuery, StoreError, StoreResult, actor::Actor, identity, new_id, now_ms, on_unique};
+use super::{
+    Db, ListQuery, Reader, Record, Row, StoreError, StoreResult, actor::Actor, identity, new_id, now_ms, on_unique,
+    sqlx_from_row,
+};
 
 pub const MEMBER: &str = "member";
 pub const MANAGER: &str = "manager";
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct TeamRow {
     pub id: String,
     pub name: String,
@@ -22,13 +25,62 @@ pub struct TeamRow {
     pub updated_at: i64,
 }
 
+impl Record for TeamRow {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self {
+            id: row.get("id")?,
+            name: row.get("name")?,
+            description: row.get("description")?,
+            manifest: row.get("manifest")?,
+            created_by_id: row.get("created_by_id")?,
+            created_by_slug: row.get("created_by_slug")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+sqlx_from_row!(TeamRow);
+
 /// A member or manager of a team.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct MemberRow {
     pub user_id: String,
     pub email: String,
     pub role: String,
 }
+
+impl Record for MemberRow {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self { user_id: row.get("user_id")?, email: row.get("email")?, role: row.get("role")? })
+    }
+}
+sqlx_from_row!(MemberRow);
+
+/// A member of one of the teams of a page, with its team.
+struct TeamMemberRow {
+    team_id: String,
+    member: MemberRow,
+}
+
+impl Record for TeamMemberRow {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self { team_id: row.get("team_id")?, member: MemberRow::from_row(row)? })
+    }
+}
+sqlx_from_row!(TeamMemberRow);
+
+/// A team's id and name.
+struct TeamName {
+    id: String,
+    name: String,
+}
+
+impl Record for TeamName {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self { id: row.get("id")?, name: row.get("name")? })
+    }
+}
+sqlx_from_row!(TeamName);
 
 #[derive(Debug, Clone)]
 pub struct TeamWithMembers {
@@ -197,7 +249,7 @@ pub async fn list(
         order: "t.created_at, t.id",
         binds: &binds,
     };
-    let (total, rows) = query.page::<TeamRow>(&mut conn, limit, offset).await?;
+    let (total, rows) = query.page::<TeamRow>(&mut Reader::Pooled(&mut conn), limit, offset).await?;
     // The members of the whole page in one query, not one per team.
     let sql = format!(
         "SELECT m.team_id, m.user_id, u.email, m.role FROM team_members m JOIN users u ON u.id = m.user_id
@@ -206,12 +258,12 @@ pub async fn list(
     );
     let mut members = std::collections::HashMap::<String, Vec<MemberRow>>::new();
     if !rows.is_empty() {
-        let mut query = sqlx::query_as::<_, (String, String, String, String)>(AssertSqlSafe(sql));
+        let mut query = sqlx::query_as::<_, TeamMemberRow>(AssertSqlSafe(sql));
         for team in &rows {
             query = query.bind(&team.id);
         }
-        for (team_id, user_id, email, role) in query.fetch_all(&mut *conn).await? {
-            members.entry(team_id).or_default().push(MemberRow { user_id, email, role });
+        for TeamMemberRow { team_id, member } in query.fetch_all(&mut *conn).await? {
+            members.entry(team_id).or_default().push(member);
         }
     }
     let teams = rows
@@ -262,13 +314,14 @@ async fn is_retired(conn: &mut AnyConnection, tenant_id: &str, name: &str) -> St
 
 /// The names and ids of the teams a user is a member or manager of.
 pub async fn teams_of_user(db: &Db, user_id: &str) -> StoreResult<Vec<(String, String)>> {
-    Ok(sqlx::query_as(
+    let teams: Vec<TeamName> = sqlx::query_as(
         "SELECT DISTINCT t.id, t.name FROM teams t JOIN team_members m ON m.team_id = t.id
          WHERE m.user_id = $1 ORDER BY t.name",
     )
     .bind(user_id)
     .fetch_all(db.pool())
-    .await?)
+    .await?;
+    Ok(teams.into_iter().map(|team| (team.id, team.name)).collect())
 }
 
 async fn has_role(conn: &mut AnyConnection, team_id: &str, user_id: &str, role: &str) -> StoreResult<bool> {

@@ -5,7 +5,9 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::{Db, ListQuery, StoreError, StoreResult, identity, like_contains, new_id, now_ms};
+use super::{
+    Db, ListQuery, Reader, Record, Row, StoreError, StoreResult, identity, like_contains, new_id, now_ms, sqlx_from_row,
+};
 
 /// Whose token it is.
 #[derive(Debug, Clone, Copy)]
@@ -44,7 +46,7 @@ impl TokenOwner {
 }
 
 /// A personal access token's metadata.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct PatRow {
     pub id: String,
     pub name: String,
@@ -54,6 +56,21 @@ pub struct PatRow {
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
 }
+
+impl Record for PatRow {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self {
+            id: row.get("id")?,
+            name: row.get("name")?,
+            user_id: row.get("user_id")?,
+            email: row.get("email")?,
+            created_at: row.get("created_at")?,
+            expires_at: row.get("expires_at")?,
+            revoked_at: row.get("revoked_at")?,
+        })
+    }
+}
+sqlx_from_row!(PatRow);
 
 /// Keyed hashes of the tokens valid at `now` that were created at or after `since` (epoch ms),
 /// newest first, at most `limit`, each with its `created_at`. Feeds the failure limiter's set of
@@ -174,7 +191,7 @@ pub async fn list_pats(
         order: "k.created_at, k.id",
         binds: &binds,
     };
-    query.page(&mut conn, limit, offset).await
+    query.page(&mut Reader::Pooled(&mut conn), limit, offset).await
 }
 
 /// The user a personal access token belongs to (tenant-scoped), for authorization.

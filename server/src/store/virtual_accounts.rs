@@ -3,12 +3,12 @@
 //! It must not make tokens (it stores the hash it is given) nor decide who may manage accounts
 //! (`crate::authz`).
 
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 
 use super::{
-    Db, ListQuery, StoreError, StoreResult,
+    Db, ListQuery, Reader, Record, Row, StoreError, StoreResult,
     actor::Actor,
-    like_contains, new_id, now_ms, on_unique,
+    like_contains, new_id, now_ms, on_unique, sqlx_from_row,
     tokens::{self, Owner},
 };
 
@@ -19,7 +19,7 @@ pub struct Account {
     pub permissions: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct AccountRow {
     pub id: String,
     pub name: String,
@@ -30,6 +30,41 @@ pub struct AccountRow {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+impl Record for AccountRow {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self {
+            id: row.get("id")?,
+            name: row.get("name")?,
+            manifest: row.get("manifest")?,
+            expires_at: row.get("expires_at")?,
+            created_by_id: row.get("created_by_id")?,
+            created_by_slug: row.get("created_by_slug")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+sqlx_from_row!(AccountRow);
+
+/// A permission of one of the accounts of a page: three text columns, which only their names
+/// tell apart.
+struct PermissionRow {
+    virtual_account_id: String,
+    group_name: String,
+    role_id: String,
+}
+
+impl Record for PermissionRow {
+    fn from_row<R: Row>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self {
+            virtual_account_id: row.get("virtual_account_id")?,
+            group_name: row.get("group_name")?,
+            role_id: row.get("role_id")?,
+        })
+    }
+}
+sqlx_from_row!(PermissionRow);
 
 /// An account as its manifest describes it. `permissions` are (group name, role id) in the
 /// actor's tenant; `None` keeps the current ones.
@@ -196,22 +231,22 @@ pub async fn list(
         order: "v.created_at, v.id",
         binds: &binds,
     };
-    let (total, rows) = query.page::<AccountRow>(&mut conn, limit, offset).await?;
+    let (total, rows) = query.page::<AccountRow>(&mut Reader::Pooled(&mut conn), limit, offset).await?;
     // The permissions of the whole page in one query, not one per account.
     let mut permissions = std::collections::HashMap::<String, Vec<(String, String)>>::new();
     if !rows.is_empty() {
         let sql = format!(
-            "SELECT p.virtual_account_id, g.name, p.role_id FROM virtual_account_permissions p
+            "SELECT p.virtual_account_id, g.name AS group_name, p.role_id FROM virtual_account_permissions p
              JOIN secret_groups g ON g.id = p.group_id
              WHERE p.virtual_account_id IN ({}) ORDER BY p.virtual_account_id, p.position",
             super::placeholders(rows.len())
         );
-        let mut query = sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(sql));
+        let mut query = sqlx::query_as::<_, PermissionRow>(sqlx::AssertSqlSafe(sql));
         for row in &rows {
             query = query.bind(&row.id);
         }
-        for (account_id, group, role) in query.fetch_all(&mut *conn).await? {
-            permissions.entry(account_id).or_default().push((group, role));
+        for PermissionRow { virtual_account_id, group_name, role_id } in query.fetch_all(&mut *conn).await? {
+            permissions.entry(virtual_account_id).or_default().push((group_name, role_id));
         }
     }
     let accounts = rows
