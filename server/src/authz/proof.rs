@@ -33,6 +33,55 @@ pub struct Manage;
 
 /// Proof that the caller (the [`Actor`]) may do `A` to the resource `R` with id [`Self::id`] of
 /// its tenant. Store functions take it instead of bare ids and read tenant and id from it.
+///
+/// The compiler holds handlers to this. A handler that asks authz first compiles:
+///
+/// ```no_run
+/// use secret_groups_server::{authz::{self, Manage}, caller::Caller, error::ApiError, state::AppState, store::groups};
+///
+/// async fn delete_group(state: &AppState, caller: &Caller, id: &str) -> Result<(), ApiError> {
+///     let group = authz::authorize_group::<Manage>(state, caller, id).await?;
+///     groups::delete(&state.db, &group).await?;
+///     Ok(())
+/// }
+/// ```
+///
+/// The same handler without the authorization call does not: the store wants a proof, not ids
+/// (E0308, "expected `&Authorized<Group, Manage>`, found `&String`").
+///
+/// ```compile_fail,E0308
+/// use secret_groups_server::{caller::Caller, error::ApiError, state::AppState, store::groups};
+///
+/// async fn delete_group(state: &AppState, caller: &Caller, id: &str) -> Result<(), ApiError> {
+///     groups::delete(&state.db, &caller.tenant_id).await?;
+///     Ok(())
+/// }
+/// ```
+///
+/// Nor with a proof of a weaker action: seeing a group does not let one delete it (E0308,
+/// "expected `&Authorized<Group, Manage>`, found `&Authorized<Group, See>`").
+///
+/// ```compile_fail,E0308
+/// use secret_groups_server::{authz::{self, See}, caller::Caller, error::ApiError, state::AppState, store::groups};
+///
+/// async fn delete_group(state: &AppState, caller: &Caller, id: &str) -> Result<(), ApiError> {
+///     let group = authz::authorize_group::<See>(state, caller, id).await?;
+///     groups::delete(&state.db, &group).await?;
+///     Ok(())
+/// }
+/// ```
+///
+/// Nor by making the proof itself: its fields are private to `authz` (E0451).
+///
+/// ```compile_fail,E0451
+/// use std::marker::PhantomData;
+///
+/// use secret_groups_server::{authz::{Authorized, Group, Manage}, caller::Caller};
+///
+/// fn forge(caller: &Caller, id: &str) -> Authorized<Group, Manage> {
+///     Authorized { actor: caller.actor(), id: id.to_owned(), kind: PhantomData }
+/// }
+/// ```
 pub struct Authorized<R, A> {
     pub(super) actor: Actor,
     pub(super) id: String,
