@@ -135,7 +135,7 @@ pub async fn get_secret(
 ) -> Result<Json<SecretResponse>, ApiError> {
     // One query reads the secret sealed; it is opened only once the caller may read it.
     let sealed = secrets::get(&state.db, &caller.tenant_id, &id).await?;
-    let group = authz::authorize_existing_group::<ReadValues>(&state, &caller, sealed.group_id()).await?;
+    let group = authz::authorize_sealed::<ReadValues>(&state, &caller, &sealed).await?;
     let (row, version_rows) = sealed.open(&group, &*state.keys)?;
     let mut secret = view::secret(&caller, row, true)?;
     secret.secret_versions = Some(view::versions(&secret, version_rows)?);

@@ -123,10 +123,19 @@ pub async fn authorize_group<A: GroupAct>(
     Ok(grant(caller, group_id))
 }
 
-/// Checks `A` on a group known to exist in the caller's tenant (read in the same request, e.g.
-/// as the group of a secret just loaded): no existence query, and none at all for a tenant
-/// admin.
-pub async fn authorize_existing_group<A: GroupAct>(
+/// Checks `A` on the group of a secret just read sealed from the caller's tenant: the group
+/// exists (foreign keys delete secrets with their group), so no existence query, and none at all
+/// for a tenant admin. Opening the secret takes the proof this returns.
+pub async fn authorize_sealed<A: GroupAct>(
+    state: &AppState,
+    caller: &Caller,
+    sealed: &secrets::SealedSecret,
+) -> Result<Authorized<Group, A>, ApiError> {
+    authorize_existing_group(state, caller, sealed.group_id()).await
+}
+
+/// Checks `A` on a group known to exist in the caller's tenant (read in the same request).
+async fn authorize_existing_group<A: GroupAct>(
     state: &AppState,
     caller: &Caller,
     group_id: &str,
