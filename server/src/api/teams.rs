@@ -28,8 +28,7 @@ fn view(caller: &Caller, row: TeamWithMembers) -> Result<Team, ApiError> {
     let TeamWithMembers { team, members } = row;
     let mut manifest: TeamManifest = serde_json::from_str(&team.manifest)
         .map_err(|e| ApiError::internal(format!("stored manifest of team {} is not valid: {e}", team.id)))?;
-    let caller_id = caller.user_id().unwrap_or_default();
-    let is_editable = caller.is_tenant_admin || members.iter().any(|m| m.user_id == caller_id && m.role == MANAGER);
+    let is_editable = authz::may_change_team(caller, &members);
     let emails_with =
         |role: &str| members.iter().filter(|m| m.role == role).map(|m| m.email.clone()).collect::<Vec<_>>();
     let emails = emails_with(teams::MEMBER);

@@ -32,7 +32,7 @@ fn view(caller: &Caller, row: identity::User) -> Result<User, ApiError> {
         metadata: UserMetadata { display_name: Some(row.email.clone()) },
         roles: vec![row.tenant_role],
         active: row.deactivated_at.is_none(),
-        is_editable: caller.is_tenant_admin,
+        is_editable: authz::may_manage_users(caller),
         created_at: Timestamp::from_millis(row.created_at)?,
         updated_at: Timestamp::from_millis(row.updated_at)?,
         id: row.id,

@@ -299,13 +299,10 @@ pub async fn authorize_team<A: TeamAct>(
 ) -> Result<(Authorized<Team, A>, teams::TeamWithMembers), ApiError> {
     let team = teams::get(&state.db, &caller.tenant_id, team_id).await?;
     let user = require_user(caller)?;
-    if caller.is_tenant_admin {
-        return Ok((grant(caller, team_id), team));
-    }
-    let allowed = team
-        .members
-        .iter()
-        .any(|m| m.user_id == user.user_id() && (A::ACTION == TeamAction::See || m.role == teams::MANAGER));
+    let allowed = match A::ACTION {
+        TeamAction::See => caller.is_tenant_admin || team.members.iter().any(|m| m.user_id == user.user_id()),
+        TeamAction::Manage => may_change_team(caller, &team.members),
+    };
     if allowed {
         Ok((grant(caller, team_id), team))
     } else {
@@ -314,6 +311,18 @@ pub async fn authorize_team<A: TeamAct>(
             TeamAction::Manage => "only the team's managers may change it",
         }))
     }
+}
+
+/// Whether the caller may change or delete a team with these members: tenant admins and the
+/// team's managers. Also what clients are shown as the team's `isEditable`.
+pub fn may_change_team(caller: &Caller, members: &[teams::MemberRow]) -> bool {
+    caller.is_tenant_admin
+        || caller.user_id().is_some_and(|id| members.iter().any(|m| m.user_id == id && m.role == teams::MANAGER))
+}
+
+/// Whether the caller may manage users (what clients are shown as a user's `isEditable`).
+pub fn may_manage_users(caller: &Caller) -> bool {
+    caller.is_tenant_admin
 }
 
 /// The team list: every team of the tenant for a tenant admin, else the user's own.
