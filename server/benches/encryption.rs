@@ -14,13 +14,13 @@ use std::{
 };
 
 use secret_groups_server::{
+    authz::{self, AsUser, ReadValues, TenantAdmin, WriteSecrets},
+    caller::{Caller, Principal},
     crypto::{CryptoError, DataKeyBinding, DataKeyCipher, Keyring, StoredDataKey, ValueBinding, ValueCipher},
     key_file::KeySource,
     sensitive::SecretString,
     store::{
-        Db,
-        actor::Actor,
-        bootstrap,
+        Db, bootstrap,
         groups::{self, NewGroup},
         secrets,
     },
@@ -48,9 +48,12 @@ impl DataKeyCipher for Plaintext {
     }
 }
 
+/// A store and the bootstrap admin's proofs, asked of authz once (as a handler would per
+/// request), so both sides pay the same.
 struct Store {
     db: Db,
-    actor: Actor,
+    user: AsUser,
+    admin: TenantAdmin,
     secret_ids: Vec<String>,
     group_ids: Vec<String>,
 }
@@ -68,8 +71,15 @@ async fn store(dir: &std::path::Path, name: &str) -> anyhow::Result<Store> {
     let db = Db::connect(&format!("sqlite://{}", dir.join(name).display()), None).await?;
     let created =
         bootstrap::bootstrap(&db, "bench", "bench@localhost", "x").await?.ok_or_else(|| anyhow::anyhow!("fresh"))?;
-    let actor = Actor { tenant_id: created.tenant.id, subject_id: created.admin.id, slug: created.admin.email };
-    Ok(Store { db, actor, secret_ids: Vec::new(), group_ids: Vec::new() })
+    let caller = Caller {
+        principal: Principal::User { id: created.admin.id, email: created.admin.email },
+        tenant_id: created.tenant.id,
+        tenant_name: created.tenant.name,
+        is_tenant_admin: true,
+    };
+    let user = authz::require_user(&caller).map_err(|_| anyhow::anyhow!("the admin is a user"))?;
+    let admin = authz::require_tenant_admin(&caller).map_err(|_| anyhow::anyhow!("the admin is a tenant admin"))?;
+    Ok(Store { db, user, admin, secret_ids: Vec::new(), group_ids: Vec::new() })
 }
 
 async fn create_group(store: &mut Store, cipher: &dyn ValueCipher, n: usize) -> anyhow::Result<()> {
@@ -80,7 +90,7 @@ async fn create_group(store: &mut Store, cipher: &dyn ValueCipher, n: usize) -> 
         collaborators: Vec::new(),
         secrets: (0..SECRETS_PER_GROUP).map(|k| (format!("K{k}"), SecretString::new(value(n * 100 + k)))).collect(),
     };
-    let group = groups::create(&store.db, cipher, &store.actor, new).await?;
+    let group = groups::create(&store.db, cipher, &store.user, new).await?;
     store.secret_ids.extend(group.secrets.into_iter().map(|s| s.id));
     store.group_ids.push(group.group.id);
     Ok(())
@@ -91,13 +101,15 @@ async fn update_group(store: &Store, cipher: &dyn ValueCipher, n: usize) -> anyh
     let mut entries: Vec<(String, Option<SecretString>)> =
         (0..SECRETS_PER_GROUP).map(|k| (format!("K{k}"), None)).collect();
     entries[0].1 = Some(SecretString::new(value(1_000_000 + n)));
-    groups::update(&store.db, cipher, &store.actor, id, &entries).await?;
+    groups::update(&store.db, cipher, &store.admin.group::<WriteSecrets>(id), &entries).await?;
     Ok(())
 }
 
 async fn read(store: &Store, cipher: &dyn ValueCipher, n: usize) -> anyhow::Result<()> {
     let id = &store.secret_ids[(n * 7919) % store.secret_ids.len()];
-    let (secret, _) = secrets::get(&store.db, &store.actor.tenant_id, id).await?.open(cipher)?;
+    let sealed = secrets::get(&store.db, store.admin.tenant_id(), id).await?;
+    let group = store.admin.group::<ReadValues>(sealed.group_id());
+    let (secret, _) = sealed.open(&group, cipher)?;
     anyhow::ensure!(secret.value.is_some(), "a value");
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context as _;
 
 use crate::{
-    api, auth,
+    api, auth, authz,
     body_budget::BodyBudget,
     config::{CreateTenantArgs, CreateTokenArgs, CreateUserArgs, DatabaseArgs, ServeArgs},
     crypto::Keyring,
@@ -141,7 +141,8 @@ pub async fn create_token(args: CreateTokenArgs) -> anyhow::Result<()> {
     let name = args.name.unwrap_or_else(|| format!("cli-{}", chrono::Utc::now().format("%Y%m%d%H%M%S%3f")));
     let result = async {
         let tenant = identity::tenant_by_name(&db, &args.tenant).await?;
-        tokens::create_pat(&db, &tenant.id, &args.email, &name, &keys.hash_token(&token), None).await
+        let grant = authz::operator_issues_token(&tenant.id, &args.email);
+        tokens::create_pat(&db, &grant, &name, &keys.hash_token(&token), None).await
     }
     .await;
     db.close().await;

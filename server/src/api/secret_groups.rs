@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     auth::Caller,
-    authz::{self, GroupAction},
+    authz::{self, Manage, See, WriteSecrets},
     error::ApiError,
     model::{
         Collaborator, CreateOrUpdateSecretGroupRequest, CreateSecretGroupRequest, DeleteSecretGroupResponse,
@@ -24,7 +24,7 @@ use crate::{
     sensitive::SecretString,
     state::AppState,
     store::{
-        groups::{self, GroupFilter, NewGroup},
+        groups::{self, GroupFilter, NewGroup, UpsertGroup},
         page::PageRequest,
     },
 };
@@ -62,12 +62,11 @@ pub async fn list_secret_groups(
             None => return Ok(Json(empty_page(limit, offset))),
         }
     }
-    let visible = authz::visibility(&caller, GroupAction::See);
-    let visibility = visible.as_ref().map(|(principal, roles)| (principal, *roles));
+    let visible = authz::visibility::<See>(&caller);
     // A list that scans waits for its turn (list_gate.rs); a lookup by name never does.
     let _turn = if filter.is_point() { None } else { Some(state.lists.enter(caller.id()).await?) };
     let request = PageRequest { limit, offset, bounds: state.list_bounds };
-    let page = groups::list(&state.db, &caller.tenant_id, &filter, visibility, request).await?;
+    let page = groups::list(&state.db, &visible, &filter, request).await?;
     let pagination = view::pagination(&page, offset, limit);
     let data =
         page.rows.into_iter().map(|row| view::group(&caller, &state.integration, row)).collect::<Result<_, _>>()?;
@@ -103,7 +102,7 @@ pub async fn create_secret_group(
     caller: Caller,
     body: PendingJson<CreateSecretGroupRequest>,
 ) -> Result<Json<SecretGroupResponse>, ApiError> {
-    authz::require_user(&caller)?;
+    let user = authz::require_user(&caller)?;
     let body = body.read(&state).await?;
     validate::length("integrationId", &body.integration_id, 1, 512)?;
     if body.integration_id != state.integration.id {
@@ -128,7 +127,7 @@ pub async fn create_secret_group(
         collaborators: collaborator_rows(&manifest),
         secrets: body.secrets.into_iter().map(|s| (s.key.into_string(), s.value)).collect(),
     };
-    let row = groups::create(&state.db, &*state.keys, &caller.actor(), new).await?;
+    let row = groups::create(&state.db, &*state.keys, &user, new).await?;
     Ok(Json(SecretGroupResponse { data: view::group(&caller, &state.integration, row)? }))
 }
 
@@ -199,20 +198,16 @@ pub async fn create_or_update_secret_group(
     }
     // Stored with `collaborators` always a list, so readers need not tell absent from empty.
     manifest.collaborators = Some(collaborators);
-    let dry_run = body.dry_run.unwrap_or(false);
-    let row = groups::upsert(
-        &state.db,
-        &*state.keys,
-        &caller.actor(),
-        &caller.role_holder(),
-        caller.is_tenant_admin,
-        &manifest.name,
-        &state.integration.id,
-        &manifest_json(&manifest)?,
-        &collaborator_rows(&manifest),
-        dry_run,
-    )
-    .await?;
+    let group = UpsertGroup {
+        name: &manifest.name,
+        integration_id: &state.integration.id,
+        manifest: &manifest_json(&manifest)?,
+        collaborators: &collaborator_rows(&manifest),
+        dry_run: body.dry_run.unwrap_or(false),
+    };
+    // Whether the caller may change the group found by name (or create it) is decided on the
+    // write transaction, by authz's checks.
+    let row = groups::upsert(&state.db, &*state.keys, &authz::upsert_group(&caller), group).await?;
     Ok(Json(SecretGroupResponse { data: view::group(&caller, &state.integration, row)? }))
 }
 
@@ -238,8 +233,8 @@ pub async fn get_secret_group(
     caller: Caller,
     PathId(id): PathId,
 ) -> Result<Json<SecretGroupResponse>, ApiError> {
-    authz::authorize_group(&state, &caller, &id, GroupAction::See).await?;
-    let row = groups::get(&state.db, &caller.tenant_id, &id).await?;
+    let group = authz::authorize_group::<See>(&state, &caller, &id).await?;
+    let row = groups::get(&state.db, &group).await?;
     Ok(Json(SecretGroupResponse { data: view::group(&caller, &state.integration, row)? }))
 }
 
@@ -272,7 +267,7 @@ pub async fn update_secret_group(
     PathId(id): PathId,
     body: PendingJson<UpdateSecretGroupRequest>,
 ) -> Result<Json<SecretGroupResponse>, ApiError> {
-    authz::authorize_group(&state, &caller, &id, GroupAction::WriteSecrets).await?;
+    let group = authz::authorize_group::<WriteSecrets>(&state, &caller, &id).await?;
     let body = body.read(&state).await?;
     if body.secrets.is_empty() {
         return Err(ApiError::validation("secrets", "must have at least one item"));
@@ -280,7 +275,7 @@ pub async fn update_secret_group(
     validate::secrets(body.secrets.iter().map(|s| (s.key.as_str(), s.value.as_ref().map(SecretString::expose))))?;
     let entries: Vec<(String, Option<SecretString>)> =
         body.secrets.into_iter().map(|s| (s.key.into_string(), s.value)).collect();
-    let row = groups::update(&state.db, &*state.keys, &caller.actor(), &id, &entries).await?;
+    let row = groups::update(&state.db, &*state.keys, &group, &entries).await?;
     Ok(Json(SecretGroupResponse { data: view::group(&caller, &state.integration, row)? }))
 }
 
@@ -310,8 +305,8 @@ pub async fn delete_secret_group(
 ) -> Result<Json<DeleteSecretGroupResponse>, ApiError> {
     // Read for its form only: it changes nothing (see the document).
     query.parse::<ForceDeleteParams>()?;
-    authz::authorize_group(&state, &caller, &id, GroupAction::Manage).await?;
-    groups::delete(&state.db, &caller.tenant_id, &id).await?;
+    let group = authz::authorize_group::<Manage>(&state, &caller, &id).await?;
+    groups::delete(&state.db, &group).await?;
     Ok(Json(DeleteSecretGroupResponse {}))
 }
 

@@ -14,12 +14,13 @@ use super::{
 };
 use crate::{
     auth::Caller,
-    authz::{self, GroupAction},
+    authz::{self, GroupAct, ListValues, ReadValues, See, WriteSecrets},
     error::ApiError,
     model::{DeleteSecretResponse, ListSecretsRequest, ListSecretsResponse, SecretResponse},
     state::AppState,
     store::{
-        page::PageRequest,
+        groups::SecretRow,
+        page::{Page, PageRequest},
         secrets::{self, SecretFilter},
     },
 };
@@ -71,23 +72,35 @@ pub async fn list_secrets(
         None => None,
     };
     let with_value = body.with_value.unwrap_or(false);
-    // Values are listed only from groups the caller may read values of; asking for the values
-    // of one named group without that right is refused rather than answered without values.
-    let action = if with_value { GroupAction::ReadValues } else { GroupAction::See };
-    if let Some(group_id) = &body.secret_group_id {
-        authz::authorize_group(&state, &caller, group_id, action).await?;
-    }
-    let visible = authz::visibility(&caller, action);
-    let visibility = visible.as_ref().map(|(principal, roles)| (principal, *roles));
     let filter = SecretFilter { group_id: body.secret_group_id, names };
-    // A list that scans or carries values waits for its turn (list_gate.rs); a lookup never does.
-    let _turn = if filter.is_point(with_value) { None } else { Some(state.lists.enter(caller.id()).await?) };
     let request = PageRequest { limit, offset, bounds: state.list_bounds };
-    let page =
-        secrets::list(&state.db, &*state.keys, &caller.tenant_id, &filter, visibility, with_value, request).await?;
+    // Values are listed only from groups the caller may read values of: the action is a type,
+    // and only a `ReadValues` proof lists values.
+    let page = if with_value {
+        list_as::<ReadValues>(&state, &caller, &filter, request).await?
+    } else {
+        list_as::<See>(&state, &caller, &filter, request).await?
+    };
     let pagination = view::pagination(&page, offset, limit);
     let data = page.rows.into_iter().map(|row| view::secret(&caller, row, with_value)).collect::<Result<_, _>>()?;
     Ok(Json(ListSecretsResponse { data, pagination }))
+}
+
+/// One page of the secrets the caller may do `A` to; asking for one named group without that
+/// right is refused rather than answered without values.
+async fn list_as<A: GroupAct + ListValues>(
+    state: &AppState,
+    caller: &Caller,
+    filter: &SecretFilter,
+    request: PageRequest,
+) -> Result<Page<SecretRow>, ApiError> {
+    if let Some(group_id) = &filter.group_id {
+        authz::authorize_group::<A>(state, caller, group_id).await?;
+    }
+    let visible = authz::visibility::<A>(caller);
+    // A list that scans or carries values waits for its turn (list_gate.rs); a lookup never does.
+    let _turn = if filter.is_point(A::WITH_VALUES) { None } else { Some(state.lists.enter(caller.id()).await?) };
+    Ok(secrets::list(&state.db, &*state.keys, &visible, filter, request).await?)
 }
 
 /// `<tenant>:<group>:<key>` (optionally as `tfy-secret://…`) of the caller's tenant → (group, key).
@@ -122,8 +135,8 @@ pub async fn get_secret(
 ) -> Result<Json<SecretResponse>, ApiError> {
     // One query reads the secret sealed; it is opened only once the caller may read it.
     let sealed = secrets::get(&state.db, &caller.tenant_id, &id).await?;
-    authz::authorize_existing_group(&state, &caller, sealed.group_id(), GroupAction::ReadValues).await?;
-    let (row, version_rows) = sealed.open(&*state.keys)?;
+    let group = authz::authorize_sealed::<ReadValues>(&state, &caller, &sealed).await?;
+    let (row, version_rows) = sealed.open(&group, &*state.keys)?;
     let mut secret = view::secret(&caller, row, true)?;
     secret.secret_versions = Some(view::versions(&secret, version_rows)?);
     Ok(Json(SecretResponse { data: secret }))
@@ -155,7 +168,7 @@ pub async fn delete_secret(
 ) -> Result<Json<DeleteSecretResponse>, ApiError> {
     // Read for its form only: it changes nothing (see the document).
     query.parse::<ForceDeleteParams>()?;
-    authz::authorize_secret(&state, &caller, &id, GroupAction::WriteSecrets).await?;
-    secrets::delete(&state.db, &caller.tenant_id, &id).await?;
+    let secret = authz::authorize_secret::<WriteSecrets>(&state, &caller, &id).await?;
+    secrets::delete(&state.db, &secret).await?;
     Ok(Json(DeleteSecretResponse(1)))
 }

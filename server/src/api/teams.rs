@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     auth::Caller,
-    authz::{self, TeamAction},
+    authz::{self, Manage, See},
     error::ApiError,
     model::{
         CreateOrUpdateTeamRequest, EmptyResponse, ListTeamMembersResponse, ListTeamsResponse, Pagination, Team,
@@ -28,8 +28,7 @@ fn view(caller: &Caller, row: TeamWithMembers) -> Result<Team, ApiError> {
     let TeamWithMembers { team, members } = row;
     let mut manifest: TeamManifest = serde_json::from_str(&team.manifest)
         .map_err(|e| ApiError::internal(format!("stored manifest of team {} is not valid: {e}", team.id)))?;
-    let caller_id = caller.user_id().unwrap_or_default();
-    let is_editable = caller.is_tenant_admin || members.iter().any(|m| m.user_id == caller_id && m.role == MANAGER);
+    let is_editable = authz::may_change_team(caller, &members);
     let emails_with =
         |role: &str| members.iter().filter(|m| m.role == role).map(|m| m.email.clone()).collect::<Vec<_>>();
     let emails = emails_with(teams::MEMBER);
@@ -76,7 +75,7 @@ pub async fn create_or_update_team(
     caller: Caller,
     body: PendingJson<CreateOrUpdateTeamRequest>,
 ) -> Result<Json<TeamResponse>, ApiError> {
-    authz::require_user(&caller)?;
+    let check = authz::upsert_team(&caller)?;
     let body = body.read(&state).await?;
     let mut manifest = body.manifest;
     if let Some(name) = &manifest.display_name {
@@ -102,8 +101,7 @@ pub async fn create_or_update_team(
         members: &manifest.members,
         managers: managers.as_deref(),
     };
-    let row =
-        teams::upsert(&state.db, &caller.actor(), caller.is_tenant_admin, spec, body.dry_run.unwrap_or(false)).await?;
+    let row = teams::upsert(&state.db, &check, spec, body.dry_run.unwrap_or(false)).await?;
     Ok(Json(TeamResponse { data: view(&caller, row)? }))
 }
 
@@ -127,10 +125,9 @@ pub async fn list_teams(
     caller: Caller,
     query: QueryString,
 ) -> Result<Json<ListTeamsResponse>, ApiError> {
-    let user_id = authz::require_user(&caller)?;
+    let visible = authz::team_visibility(&caller)?;
     let (limit, offset) = query.parse::<PageParams>()?.page();
-    let member = (!caller.is_tenant_admin).then_some(user_id);
-    let (total, rows) = teams::list(&state.db, &caller.tenant_id, member, limit, offset).await?;
+    let (total, rows) = teams::list(&state.db, &visible, limit, offset).await?;
     let data = rows.into_iter().map(|row| view(&caller, row)).collect::<Result<_, _>>()?;
     Ok(Json(ListTeamsResponse { data, pagination: Pagination { total, offset, limit } }))
 }
@@ -155,7 +152,7 @@ pub async fn get_team(
     caller: Caller,
     PathId(id): PathId,
 ) -> Result<Json<TeamResponse>, ApiError> {
-    let team = authz::authorize_team(&state, &caller, &id, TeamAction::See).await?;
+    let (_, team) = authz::authorize_team::<See>(&state, &caller, &id).await?;
     Ok(Json(TeamResponse { data: view(&caller, team)? }))
 }
 
@@ -179,8 +176,8 @@ pub async fn delete_team(
     caller: Caller,
     PathId(id): PathId,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    authz::authorize_team(&state, &caller, &id, TeamAction::Manage).await?;
-    teams::delete(&state.db, &caller.tenant_id, &id).await?;
+    let (team, _) = authz::authorize_team::<Manage>(&state, &caller, &id).await?;
+    teams::delete(&state.db, &team).await?;
     Ok(Json(EmptyResponse {}))
 }
 
@@ -207,7 +204,7 @@ pub async fn list_team_members(
     query: QueryString,
 ) -> Result<Json<ListTeamMembersResponse>, ApiError> {
     let (limit, offset) = query.parse::<PageParams>()?.page();
-    let team = authz::authorize_team(&state, &caller, &id, TeamAction::See).await?;
+    let (_, team) = authz::authorize_team::<See>(&state, &caller, &id).await?;
     let total = i64::try_from(team.members.len()).unwrap_or(i64::MAX);
     let start = usize::try_from(offset).unwrap_or(usize::MAX);
     let count = usize::try_from(limit).unwrap_or(0);

@@ -44,11 +44,11 @@ pub async fn list_personal_access_tokens(
     caller: Caller,
     query: QueryString,
 ) -> Result<Json<ListPersonalAccessTokensResponse>, ApiError> {
-    let user_id = authz::require_user(&caller)?;
+    let user = authz::require_user(&caller)?;
     let (limit, offset) = query.parse::<PageParams>()?.page();
     let now = now_ms();
     let search = query.parse::<NameSearchParams>()?.name_search_query;
-    let (total, rows) = tokens::list_pats(&state.db, user_id, search.as_deref(), limit, offset).await?;
+    let (total, rows) = tokens::list_pats(&state.db, &user, search.as_deref(), limit, offset).await?;
     let data = rows
         .into_iter()
         .map(|row| {
@@ -93,9 +93,9 @@ pub async fn create_personal_access_token(
     caller: Caller,
     body: PendingJson<CreatePersonalAccessTokenRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    authz::require_user(&caller)?;
+    let grant = authz::issue_own_token(&caller)?;
     let body = body.read(&state).await?;
-    issue(&state, &caller.tenant_id, caller.slug(), &body.name, body.expiration_date.as_deref()).await
+    issue(&state, &grant, &body.name, body.expiration_date.as_deref()).await
 }
 
 /// Create a personal access token for another user
@@ -122,15 +122,15 @@ pub async fn create_personal_access_token_for_user(
     caller: Caller,
     body: PendingJson<CreatePersonalAccessTokenForUserRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    authz::require_tenant_admin(&caller)?;
+    let admin = authz::require_tenant_admin(&caller)?;
     let body = body.read(&state).await?;
-    issue(&state, &caller.tenant_id, &body.user_email, &body.name, body.expiration_date.as_deref()).await
+    let grant = authz::issue_token_for(&admin, &body.user_email);
+    issue(&state, &grant, &body.name, body.expiration_date.as_deref()).await
 }
 
 async fn issue(
     state: &AppState,
-    tenant_id: &str,
-    email: &str,
+    grant: &authz::IssueToken,
     name: &TokenName,
     expiration: Option<&str>,
 ) -> Result<Json<TokenResponse>, ApiError> {
@@ -154,7 +154,7 @@ async fn issue(
         }
     };
     let token = auth::generate_token();
-    tokens::create_pat(&state.db, tenant_id, email, name, &state.keys.hash_token(&token), expires_at).await?;
+    tokens::create_pat(&state.db, grant, name, &state.keys.hash_token(&token), expires_at).await?;
     Ok(Json(TokenResponse { token: token.into() }))
 }
 
@@ -181,10 +181,10 @@ pub async fn revoke_all_personal_access_tokens(
     caller: Caller,
     body: PendingJson<UserEmailRequest>,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    authz::require_tenant_admin(&caller)?;
+    let admin = authz::require_tenant_admin(&caller)?;
     let body = body.read(&state).await?;
     super::users::check_tenant_name(&caller, body.tenant_name.as_deref())?;
-    tokens::revoke_all(&state.db, &caller.tenant_id, &body.email).await?;
+    tokens::revoke_all(&state.db, &admin, &body.email).await?;
     Ok(Json(EmptyResponse {}))
 }
 
@@ -208,12 +208,7 @@ pub async fn delete_personal_access_token(
     caller: Caller,
     PathId(id): PathId,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    let user_id = authz::require_user(&caller)?;
-    let owner = tokens::pat_user(&state.db, &caller.tenant_id, &id).await?;
-    // Someone else's token is not even acknowledged to a non-admin.
-    if owner != user_id && !caller.is_tenant_admin {
-        return Err(ApiError::not_found("personal access token not found"));
-    }
-    tokens::delete_pat(&state.db, &caller.tenant_id, &id).await?;
+    let token = authz::authorize_token(&state, &caller, &id).await?;
+    tokens::delete_pat(&state.db, &token).await?;
     Ok(Json(EmptyResponse {}))
 }

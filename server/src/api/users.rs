@@ -32,7 +32,7 @@ fn view(caller: &Caller, row: identity::User) -> Result<User, ApiError> {
         metadata: UserMetadata { display_name: Some(row.email.clone()) },
         roles: vec![row.tenant_role],
         active: row.deactivated_at.is_none(),
-        is_editable: caller.is_tenant_admin,
+        is_editable: authz::may_manage_users(caller),
         created_at: Timestamp::from_millis(row.created_at)?,
         updated_at: Timestamp::from_millis(row.updated_at)?,
         id: row.id,
@@ -125,9 +125,9 @@ pub async fn delete_user(
     caller: Caller,
     PathId(id): PathId,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    authz::require_tenant_admin(&caller)?;
+    let admin = authz::require_tenant_admin(&caller)?;
     let user = identity::get_user(&state.db, &caller.tenant_id, &id).await?;
-    identity::change_user(&state.db, &caller.tenant_id, &user.email, UserChange::Delete).await?;
+    identity::change_user(&state.db, &admin, &user.email, UserChange::Delete).await?;
     Ok(Json(EmptyResponse {}))
 }
 
@@ -155,14 +155,14 @@ pub async fn update_user_roles(
     caller: Caller,
     body: PendingJson<UpdateUserRolesRequest>,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    authz::require_tenant_admin(&caller)?;
+    let admin = authz::require_tenant_admin(&caller)?;
     let body = body.read(&state).await?;
     let role = match body.roles.as_slice() {
         [TenantRole::TenantAdmin] => ROLE_TENANT_ADMIN,
         [TenantRole::TenantMember] => ROLE_TENANT_MEMBER,
         _ => return Err(ApiError::validation("roles", "must be exactly one of tenant-admin, tenant-member")),
     };
-    identity::change_user(&state.db, &caller.tenant_id, &body.email, UserChange::Role(role)).await?;
+    identity::change_user(&state.db, &admin, &body.email, UserChange::Role(role)).await?;
     Ok(Json(EmptyResponse {}))
 }
 
@@ -190,10 +190,10 @@ pub async fn deactivate_user(
     caller: Caller,
     body: PendingJson<UserEmailRequest>,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    authz::require_tenant_admin(&caller)?;
+    let admin = authz::require_tenant_admin(&caller)?;
     let body = body.read(&state).await?;
     check_tenant_name(&caller, body.tenant_name.as_deref())?;
-    identity::change_user(&state.db, &caller.tenant_id, &body.email, UserChange::Deactivate).await?;
+    identity::change_user(&state.db, &admin, &body.email, UserChange::Deactivate).await?;
     Ok(Json(EmptyResponse {}))
 }
 
@@ -220,10 +220,10 @@ pub async fn activate_user(
     caller: Caller,
     body: PendingJson<UserEmailRequest>,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    authz::require_tenant_admin(&caller)?;
+    let admin = authz::require_tenant_admin(&caller)?;
     let body = body.read(&state).await?;
     check_tenant_name(&caller, body.tenant_name.as_deref())?;
-    identity::change_user(&state.db, &caller.tenant_id, &body.email, UserChange::Activate).await?;
+    identity::change_user(&state.db, &admin, &body.email, UserChange::Activate).await?;
     Ok(Json(EmptyResponse {}))
 }
 

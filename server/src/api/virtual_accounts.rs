@@ -122,7 +122,7 @@ pub async fn create_or_update_virtual_account(
     caller: Caller,
     body: PendingJson<CreateOrUpdateVirtualAccountRequest>,
 ) -> Result<Json<VirtualAccountResponse>, ApiError> {
-    authz::require_tenant_admin(&caller)?;
+    let admin = authz::require_tenant_admin(&caller)?;
     let body = body.read(&state).await?;
     let mut manifest = body.manifest;
     manifest.kind = Some(VirtualAccountManifestType::VirtualAccount);
@@ -178,7 +178,7 @@ pub async fn create_or_update_virtual_account(
         AccountSpec { name: &manifest.name, manifest: &manifest_json, expires_at, permissions: permissions.as_deref() };
     let dry_run = body.dry_run.unwrap_or(false);
     let (row, created) =
-        virtual_accounts::upsert(&state.db, &caller.actor(), spec, &state.keys.hash_token(&token), dry_run).await?;
+        virtual_accounts::upsert(&state.db, &admin, spec, &state.keys.hash_token(&token), dry_run).await?;
     Ok(Json(VirtualAccountResponse { data: view(&caller, row)?, token: (created && !dry_run).then(|| token.into()) }))
 }
 
@@ -252,8 +252,8 @@ pub async fn delete_virtual_account(
     caller: Caller,
     PathId(id): PathId,
 ) -> Result<Json<EmptyResponse>, ApiError> {
-    authz::require_tenant_admin(&caller)?;
-    virtual_accounts::delete(&state.db, &caller.tenant_id, &id).await?;
+    let admin = authz::require_tenant_admin(&caller)?;
+    virtual_accounts::delete(&state.db, &admin, &id).await?;
     Ok(Json(EmptyResponse {}))
 }
 
@@ -313,7 +313,7 @@ pub async fn regenerate_virtual_account_token(
     PathId(id): PathId,
     body: PendingJson<RegenerateTokenRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    authz::require_tenant_admin(&caller)?;
+    let admin = authz::require_tenant_admin(&caller)?;
     let body = body.read(&state).await?;
     let minutes = body.grace_period_in_minutes;
     if !minutes.is_finite() || !(0.0..=525_600.0).contains(&minutes) {
@@ -322,7 +322,6 @@ pub async fn regenerate_virtual_account_token(
     // Whole milliseconds of a bounded, finite number of minutes: the cast cannot overflow.
     let grace_ms = (minutes * 60_000.0).round() as i64;
     let token = auth::generate_token();
-    virtual_accounts::regenerate_token(&state.db, &caller.tenant_id, &id, &state.keys.hash_token(&token), grace_ms)
-        .await?;
+    virtual_accounts::regenerate_token(&state.db, &admin, &id, &state.keys.hash_token(&token), grace_ms).await?;
     Ok(Json(TokenResponse { token: token.into() }))
 }

@@ -5,9 +5,10 @@
 //! SDK retries a POST that got a 409 or 5xx: a retried create must find either nothing or the
 //! whole group, never half of it.
 //!
-//! It should not decide who may do what (`crate::authz` does); the manage check
-//! `upsert` runs inside its write transaction is the one such decision still here. It
-//! must not unwrap keys or bind values to rows itself (`sealing`).
+//! It must not decide who may do what: `crate::authz` does, and its functions that read or
+//! change a group take authz's proof of that decision (the tenant and id come from the proof);
+//! the checks `upsert` runs inside its write transaction are authz's ([`InTx`]). It must not
+//! unwrap keys or bind values to rows itself (`sealing`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -24,7 +25,11 @@ use super::{
     reader,
     sealing::Sealer,
 };
-use crate::{crypto::ValueCipher, sensitive::SecretString};
+use crate::{
+    authz::{AsUser, Authorized, Group, InTx, Manage, See, Visible, WriteSecrets},
+    crypto::ValueCipher,
+    sensitive::SecretString,
+};
 
 #[derive(Debug, Clone)]
 pub struct GroupRow {
@@ -116,13 +121,14 @@ impl GroupFilter {
     }
 }
 
+/// The groups `visible` lets the caller see, filtered by `filter`.
 pub async fn list(
     db: &Db,
-    tenant_id: &str,
+    visible: &Visible<See>,
     filter: &GroupFilter,
-    visibility: Visibility<'_>,
     page: PageRequest,
 ) -> StoreResult<Page<GroupWithSecrets>> {
+    let (tenant_id, visibility) = (visible.tenant_id(), visible.filter());
     if !filter.name.iter().chain(&filter.search).all(|text| is_storable(text)) {
         return Ok(Page { total: 0, rows: Vec::new(), cut_short: false });
     }
@@ -201,7 +207,8 @@ fn keep_within_secret_budget(groups: &mut Vec<GroupRow>, counts: Vec<SecretCount
     })
 }
 
-pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<GroupWithSecrets> {
+pub async fn get(db: &Db, group: &Authorized<Group, See>) -> StoreResult<GroupWithSecrets> {
+    let (tenant_id, id) = (group.tenant_id(), group.id());
     if !is_storable(id) {
         return Err(StoreError::NotFound("secret group"));
     }
@@ -209,7 +216,8 @@ pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<GroupWithSec
     load(&mut conn, tenant_id, id).await
 }
 
-pub async fn create(db: &Db, cipher: &dyn ValueCipher, actor: &Actor, new: NewGroup) -> StoreResult<GroupWithSecrets> {
+pub async fn create(db: &Db, cipher: &dyn ValueCipher, user: &AsUser, new: NewGroup) -> StoreResult<GroupWithSecrets> {
+    let actor = user.actor();
     let now = now_ms();
     let id = new_id();
     let mut wtx = db.begin_write().await?;
@@ -223,23 +231,29 @@ pub async fn create(db: &Db, cipher: &dyn ValueCipher, actor: &Actor, new: NewGr
     Ok(group)
 }
 
+/// A group as a manifest upsert describes it; the manifest is already serialised JSON.
+pub struct UpsertGroup<'a> {
+    pub name: &'a str,
+    pub integration_id: &'a str,
+    pub manifest: &'a str,
+    /// (subject, role id) of the manifest's collaborators.
+    pub collaborators: &'a [(String, String)],
+    /// Validate and answer as if stored, but write nothing.
+    pub dry_run: bool,
+}
+
 /// Creates the group `name` with no secrets, or replaces the integration and manifest of the
 /// existing one. With `dry_run` nothing is written and the group is returned as it would be.
-/// Changing an existing group needs `may_manage_any` (a tenant admin) or the admin role on it,
-/// checked inside the transaction so the answer holds for the row actually changed.
-#[allow(clippy::too_many_arguments)]
+/// Whether the caller may change the existing group, or create one, is decided by `check`
+/// (authz's) inside the transaction, so the answer holds for the row actually changed.
 pub async fn upsert(
     db: &Db,
     cipher: &dyn ValueCipher,
-    actor: &Actor,
-    principal: &RoleHolder,
-    may_manage_any: bool,
-    name: &str,
-    integration_id: &str,
-    manifest: &str,
-    collaborators: &[(String, String)],
-    dry_run: bool,
+    check: &InTx<Group>,
+    group: UpsertGroup<'_>,
 ) -> StoreResult<GroupWithSecrets> {
+    let UpsertGroup { name, integration_id, manifest, collaborators, dry_run } = group;
+    let actor = check.actor();
     let now = now_ms();
     let mut wtx = db.begin_write().await?;
     // Locks the row on PostgreSQL, so a concurrent upsert of the same group waits for this one.
@@ -252,12 +266,7 @@ pub async fn upsert(
     .await?;
     let id = match existing {
         Some(id) => {
-            if !may_manage_any {
-                let roles = access::group_roles(wtx.conn(), principal, &id).await?;
-                if !roles.iter().any(|r| r == ROLE_ADMIN) {
-                    return Err(StoreError::Forbidden(format!("only admins of secret group {name} may change it")));
-                }
-            }
+            check.may_change(wtx.conn(), &id, name).await?;
             sqlx::query(
                 "UPDATE secret_groups SET integration_id = $1, manifest = $2, updated_at = $3
                  WHERE id = $4 AND tenant_id = $5",
@@ -272,6 +281,7 @@ pub async fn upsert(
             id
         }
         None => {
+            check.may_create(wtx.conn(), name).await?;
             let id = new_id();
             let row = GroupFields { name, integration_id, manifest };
             insert_group(wtx.conn(), db.backend(), cipher, actor, &id, row, now).await?;
@@ -293,10 +303,10 @@ pub async fn upsert(
 pub async fn update(
     db: &Db,
     cipher: &dyn ValueCipher,
-    actor: &Actor,
-    id: &str,
+    group: &Authorized<Group, WriteSecrets>,
     entries: &[(String, Option<SecretString>)],
 ) -> StoreResult<GroupWithSecrets> {
+    let (actor, id) = (group.actor(), group.id());
     if !is_storable(id) {
         return Err(StoreError::NotFound("secret group"));
     }
@@ -406,7 +416,8 @@ impl Record for SealedValue {
 }
 
 /// Deletes the group with its secrets and their versions (foreign keys cascade).
-pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
+pub async fn delete(db: &Db, group: &Authorized<Group, Manage>) -> StoreResult<()> {
+    let (tenant_id, id) = (group.tenant_id(), group.id());
     if !is_storable(id) {
         return Err(StoreError::NotFound("secret group"));
     }

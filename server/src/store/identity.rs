@@ -10,6 +10,7 @@ use super::{
     Db, ListQuery, Reader, Record, Row, StoreError, StoreResult, like_contains, new_id, now_ms, on_unique,
     sqlx_from_row,
 };
+use crate::authz::TenantAdmin;
 
 pub const ROLE_TENANT_ADMIN: &str = "tenant-admin";
 pub const ROLE_TENANT_MEMBER: &str = "tenant-member";
@@ -143,8 +144,10 @@ pub enum UserChange<'a> {
     Delete,
 }
 
-/// Applies `change` to the user `email`, refusing to leave the tenant without an active admin.
-pub async fn change_user(db: &Db, tenant_id: &str, email: &str, change: UserChange<'_>) -> StoreResult<()> {
+/// Applies `change` to the user `email` of the admin's tenant, refusing to leave the tenant
+/// without an active admin.
+pub async fn change_user(db: &Db, admin: &TenantAdmin, email: &str, change: UserChange<'_>) -> StoreResult<()> {
+    let tenant_id = admin.tenant_id();
     let mut wtx = db.begin_write().await?;
     let conn = wtx.conn();
     // Serialises admin changes per tenant on PostgreSQL (row lock on the tenant), so two

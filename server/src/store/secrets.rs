@@ -2,7 +2,9 @@
 //! (see `groups.rs`), as in TrueFoundry's API.
 //!
 //! It must not decide who may read (a handler authorizes against a [`SealedSecret`] before
-//! anything is opened) nor unwrap keys itself (`sealing`).
+//! anything is opened, and opening takes authz's proof for the secret's group; lists take
+//! authz's visibility proof, whose action says whether values are listed) nor unwrap keys
+//! itself (`sealing`).
 
 use super::{
     Backend, Db, ListQuery, Reader, Record, Row, StoreError, StoreResult, access,
@@ -14,7 +16,11 @@ use super::{
     reader,
     sealing::{DataKeys, Sealer},
 };
-use crate::{crypto::ValueCipher, sensitive::SecretString};
+use crate::{
+    authz::{Authorized, Group, ListValues, ReadValues, Secret, Visible, WriteSecrets},
+    crypto::ValueCipher,
+    sensitive::SecretString,
+};
 
 /// One version of a secret, its value opened.
 #[derive(Debug, Clone)]
@@ -73,10 +79,22 @@ impl SealedSecret {
         &self.secret.group_id
     }
 
-    /// The secret with its current value and all its versions, oldest first, opened. One value
-    /// that does not open fails the whole read.
-    pub fn open(self, cipher: &dyn ValueCipher) -> StoreResult<(SecretRow, Vec<VersionRow>)> {
+    /// The secret with its current value and all its versions, oldest first, opened, under
+    /// authz's proof that the caller may read the values of the secret's group. One value that
+    /// does not open fails the whole read.
+    pub fn open(
+        self,
+        group: &Authorized<Group, ReadValues>,
+        cipher: &dyn ValueCipher,
+    ) -> StoreResult<(SecretRow, Vec<VersionRow>)> {
         let Self { mut secret, tenant_id, key, versions } = self;
+        if group.id() != secret.group_id || group.tenant_id() != tenant_id {
+            return Err(StoreError::Internal(format!(
+                "a proof for group {} cannot open a secret of group {}",
+                group.id(),
+                secret.group_id
+            )));
+        }
         let key = key.ok_or_else(|| no_data_key(&secret))?;
         let sealer = Sealer::new(cipher, &key.stored(), &tenant_id, &secret.group_id)?;
         let mut opened = Vec::with_capacity(versions.len());
@@ -147,15 +165,16 @@ impl SecretFilter {
     }
 }
 
-pub async fn list(
+/// The secrets `visible` lets the caller see, filtered by `filter`; with their current values
+/// when `A` is [`ReadValues`] ([`ListValues`]).
+pub async fn list<A: ListValues>(
     db: &Db,
     cipher: &dyn ValueCipher,
-    tenant_id: &str,
+    visible: &Visible<A>,
     filter: &SecretFilter,
-    visibility: Visibility<'_>,
-    with_value: bool,
     page: PageRequest,
 ) -> StoreResult<Page<SecretRow>> {
+    let (tenant_id, visibility, with_value) = (visible.tenant_id(), visible.filter(), A::WITH_VALUES);
     let empty = |total| Page { total, rows: Vec::new(), cut_short: false };
     if filter.group_id.as_deref().is_some_and(|id| !is_storable(id)) {
         return Err(StoreError::NotFound("secret group"));
@@ -340,7 +359,8 @@ impl Record for SecretVersionRow {
 }
 
 /// Deletes the secret and its versions; the group's `updated_at` moves on.
-pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
+pub async fn delete(db: &Db, secret: &Authorized<Secret, WriteSecrets>) -> StoreResult<()> {
+    let (tenant_id, id) = (secret.tenant_id(), secret.id());
     if !is_storable(id) {
         return Err(StoreError::NotFound("secret"));
     }

@@ -1,14 +1,15 @@
 //! Teams and their members and managers.
 //!
-//! It must not decide who may change a team beyond the manager check that has to run inside the
-//! write transaction (`may_update_any` comes from `crate::authz`).
+//! It must not decide who may change a team: `crate::authz` does, and hands in its proof; the
+//! checks that have to run inside the write transaction (is the caller a manager, may a deleted
+//! team's name be taken) are authz's ([`InTx`]), run here on the transaction's connection.
 
 use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::{
-    Db, ListQuery, Reader, Record, Row, StoreError, StoreResult, actor::Actor, identity, new_id, now_ms, on_unique,
-    sqlx_from_row,
+    Db, ListQuery, Reader, Record, Row, StoreError, StoreResult, identity, new_id, now_ms, on_unique, sqlx_from_row,
 };
+use crate::authz::{Authorized, InTx, Manage, Team, TeamsVisible};
 
 pub const MEMBER: &str = "member";
 pub const MANAGER: &str = "manager";
@@ -105,15 +106,10 @@ macro_rules! select_teams {
     };
 }
 
-/// Creates the team or replaces an existing one's manifest and membership. Updating needs
-/// `may_update_any` (a tenant admin) or the actor being one of the team's managers.
-pub async fn upsert(
-    db: &Db,
-    actor: &Actor,
-    may_update_any: bool,
-    spec: TeamSpec<'_>,
-    dry_run: bool,
-) -> StoreResult<TeamWithMembers> {
+/// Creates the team or replaces an existing one's manifest and membership; `check` (authz's)
+/// decides on the transaction whether the caller may change the existing team or create it.
+pub async fn upsert(db: &Db, check: &InTx<Team>, spec: TeamSpec<'_>, dry_run: bool) -> StoreResult<TeamWithMembers> {
+    let actor = check.actor();
     let now = now_ms();
     let mut wtx = db.begin_write().await?;
     let conn = wtx.conn();
@@ -126,9 +122,7 @@ pub async fn upsert(
     let existing_managers = existing.is_some();
     let id = match existing {
         Some(id) => {
-            if !may_update_any && !has_role(conn, &id, &actor.subject_id, MANAGER).await? {
-                return Err(StoreError::Forbidden(format!("only the team's managers may change team {}", spec.name)));
-            }
+            check.may_change(&mut *conn, &id, spec.name).await?;
             sqlx::query("UPDATE teams SET description = $1, manifest = $2, updated_at = $3 WHERE id = $4")
                 .bind(spec.description)
                 .bind(spec.manifest)
@@ -139,12 +133,7 @@ pub async fn upsert(
             id
         }
         None => {
-            if !may_update_any && is_retired(conn, &actor.tenant_id, spec.name).await? {
-                return Err(StoreError::Forbidden(format!(
-                    "team name {} belonged to a deleted team; only a tenant admin may create a team under it",
-                    spec.name
-                )));
-            }
+            check.may_create(&mut *conn, spec.name).await?;
             let id = new_id();
             sqlx::query(
                 "INSERT INTO teams (id, tenant_id, name, description, manifest, created_by_id, created_by_slug,
@@ -222,15 +211,15 @@ async fn replace_members(
     Ok(())
 }
 
-/// Teams of the tenant, oldest first: all of them, or (with `member_user_id`) those the user
-/// is a member or manager of.
+/// Teams of the tenant, oldest first: all of them, or (when `visible` names a member) those the
+/// user is a member or manager of.
 pub async fn list(
     db: &Db,
-    tenant_id: &str,
-    member_user_id: Option<&str>,
+    visible: &TeamsVisible,
     limit: i64,
     offset: i64,
 ) -> StoreResult<(i64, Vec<TeamWithMembers>)> {
+    let (tenant_id, member_user_id) = (visible.tenant_id(), visible.member());
     let mut binds = vec![tenant_id.to_owned()];
     let mut filter = "t.tenant_id = $1".to_owned();
     if let Some(user_id) = member_user_id {
@@ -281,7 +270,8 @@ pub async fn get(db: &Db, tenant_id: &str, id: &str) -> StoreResult<TeamWithMemb
 /// Deletes the team (its members and the group roles bound to it go with it) and retires its
 /// name: only a tenant admin may create a team under it again, so a group manifest re-applied
 /// later that names `team:<name>` cannot grant its role to whoever re-created the name.
-pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
+pub async fn delete(db: &Db, team: &Authorized<Team, Manage>) -> StoreResult<()> {
+    let (tenant_id, id) = (team.tenant_id(), team.id());
     let mut wtx = db.begin_write().await?;
     let name: Option<String> = sqlx::query_scalar("DELETE FROM teams WHERE id = $1 AND tenant_id = $2 RETURNING name")
         .bind(id)
@@ -303,7 +293,7 @@ pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
 }
 
 /// True when a deleted team of the tenant had this name.
-async fn is_retired(conn: &mut AnyConnection, tenant_id: &str, name: &str) -> StoreResult<bool> {
+pub async fn is_retired(conn: &mut AnyConnection, tenant_id: &str, name: &str) -> StoreResult<bool> {
     let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM retired_team_names WHERE tenant_id = $1 AND name = $2")
         .bind(tenant_id)
         .bind(name)
@@ -322,6 +312,11 @@ pub async fn teams_of_user(db: &Db, user_id: &str) -> StoreResult<Vec<(String, S
     .fetch_all(db.pool())
     .await?;
     Ok(teams.into_iter().map(|team| (team.id, team.name)).collect())
+}
+
+/// True when the user manages the team.
+pub async fn is_manager(conn: &mut AnyConnection, team_id: &str, user_id: &str) -> StoreResult<bool> {
+    has_role(conn, team_id, user_id, MANAGER).await
 }
 
 async fn has_role(conn: &mut AnyConnection, team_id: &str, user_id: &str, role: &str) -> StoreResult<bool> {

@@ -1,13 +1,15 @@
 //! Access tokens of users (personal access tokens) and of virtual accounts. Tokens arrive here
 //! already hashed; this module never sees one in the clear.
 //!
-//! It may read users (`identity`); `identity` must not depend on it.
+//! It may read users (`identity`); `identity` must not depend on it. It must not decide who may
+//! issue, list or delete a token: its writes take `crate::authz`'s proof of that decision.
 
 use sqlx::{AnyConnection, FromRow};
 
 use super::{
     Db, ListQuery, Reader, Record, Row, StoreError, StoreResult, identity, like_contains, new_id, now_ms, sqlx_from_row,
 };
+use crate::authz::{AsUser, Authorized, IssueToken, Manage, TenantAdmin, Token};
 
 /// Whose token it is.
 #[derive(Debug, Clone, Copy)]
@@ -136,16 +138,16 @@ pub(crate) async fn insert(
     Ok(id)
 }
 
-/// Stores a new personal access token for the user `email` of tenant `tenant_id`. Names are
-/// unique among the user's live tokens (409 otherwise).
+/// Stores a new personal access token for the user `grant` names. Names are unique among the
+/// user's live tokens (409 otherwise).
 pub async fn create_pat(
     db: &Db,
-    tenant_id: &str,
-    email: &str,
+    grant: &IssueToken,
     name: &str,
     token_hash: &str,
     expires_at: Option<i64>,
 ) -> StoreResult<()> {
+    let (tenant_id, email) = (grant.tenant_id(), grant.email());
     let mut wtx = db.begin_write().await?;
     let conn = wtx.conn();
     let user = identity::user_by_email(conn, tenant_id, email).await?;
@@ -167,7 +169,7 @@ pub async fn create_pat(
 /// The live (not revoked) tokens of a user, oldest first.
 pub async fn list_pats(
     db: &Db,
-    user_id: &str,
+    user: &AsUser,
     name_query: Option<&str>,
     limit: i64,
     offset: i64,
@@ -175,7 +177,7 @@ pub async fn list_pats(
     if !name_query.is_none_or(super::is_storable) {
         return Ok((0, Vec::new()));
     }
-    let mut binds = vec![user_id.to_owned()];
+    let mut binds = vec![user.user_id().to_owned()];
     let mut filter = "k.user_id = $1 AND k.revoked_at IS NULL".to_owned();
     if let Some(query) = name_query {
         binds.push(like_contains(query));
@@ -205,7 +207,8 @@ pub async fn pat_user(db: &Db, tenant_id: &str, id: &str) -> StoreResult<String>
     user.flatten().ok_or(StoreError::NotFound("personal access token"))
 }
 
-pub async fn delete_pat(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
+pub async fn delete_pat(db: &Db, token: &Authorized<Token, Manage>) -> StoreResult<()> {
+    let (tenant_id, id) = (token.tenant_id(), token.id());
     let mut wtx = db.begin_write().await?;
     let deleted = sqlx::query("DELETE FROM access_tokens WHERE id = $1 AND tenant_id = $2 AND user_id IS NOT NULL")
         .bind(id)
@@ -220,7 +223,8 @@ pub async fn delete_pat(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
 }
 
 /// Revokes every live token of the user `email`.
-pub async fn revoke_all(db: &Db, tenant_id: &str, email: &str) -> StoreResult<u64> {
+pub async fn revoke_all(db: &Db, admin: &TenantAdmin, email: &str) -> StoreResult<u64> {
+    let tenant_id = admin.tenant_id();
     let mut wtx = db.begin_write().await?;
     let conn = wtx.conn();
     let user = identity::user_by_email(conn, tenant_id, email).await?;

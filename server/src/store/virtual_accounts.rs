@@ -1,16 +1,16 @@
 //! Virtual accounts: service identities with their own tokens and roles on named groups.
 //!
 //! It must not make tokens (it stores the hash it is given) nor decide who may manage accounts
-//! (`crate::authz`).
+//! (`crate::authz`, whose [`TenantAdmin`] proof its writes take).
 
 use sqlx::AnyConnection;
 
 use super::{
-    Db, ListQuery, Reader, Record, Row, StoreError, StoreResult,
-    actor::Actor,
-    like_contains, new_id, now_ms, on_unique, sqlx_from_row,
+    Db, ListQuery, Reader, Record, Row, StoreError, StoreResult, like_contains, new_id, now_ms, on_unique,
+    sqlx_from_row,
     tokens::{self, Owner},
 };
+use crate::authz::TenantAdmin;
 
 /// An account with its permissions: (group name, role id), in manifest order.
 #[derive(Debug, Clone)]
@@ -133,11 +133,12 @@ async fn replace_permissions(conn: &mut AnyConnection, id: &str, resolved: &[(St
 /// Returns the account and whether it was created. Every permission must name an existing group.
 pub async fn upsert(
     db: &Db,
-    actor: &Actor,
+    admin: &TenantAdmin,
     spec: AccountSpec<'_>,
     new_token_hash: &str,
     dry_run: bool,
 ) -> StoreResult<(Account, bool)> {
+    let actor = admin.actor();
     let now = now_ms();
     let mut wtx = db.begin_write().await?;
     let conn = wtx.conn();
@@ -274,7 +275,8 @@ pub async fn exists(db: &Db, tenant_id: &str, name: &str) -> StoreResult<bool> {
 }
 
 /// Deletes the account; its tokens and permissions go with it (foreign keys cascade).
-pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
+pub async fn delete(db: &Db, admin: &TenantAdmin, id: &str) -> StoreResult<()> {
+    let tenant_id = admin.tenant_id();
     let mut wtx = db.begin_write().await?;
     let deleted = sqlx::query("DELETE FROM virtual_accounts WHERE id = $1 AND tenant_id = $2")
         .bind(id)
@@ -291,11 +293,12 @@ pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> StoreResult<()> {
 /// Adds a token of hash `new_token_hash`; the account's other live tokens end after `grace_ms`.
 pub async fn regenerate_token(
     db: &Db,
-    tenant_id: &str,
+    admin: &TenantAdmin,
     id: &str,
     new_token_hash: &str,
     grace_ms: i64,
 ) -> StoreResult<()> {
+    let tenant_id = admin.tenant_id();
     let now = now_ms();
     let mut wtx = db.begin_write().await?;
     let conn = wtx.conn();

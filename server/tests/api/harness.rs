@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use secret_groups_client::Client;
 use secret_groups_server::{
-    api, auth,
+    api, auth, authz,
     config::{DatabaseArgs, ServeArgs},
     sensitive::SecretString,
     server,
@@ -234,7 +234,9 @@ impl TestServer {
         let token = auth::generate_token();
         let tenant = identity::tenant_by_name(&self.state.db, tenant).await.expect("tenant");
         let name = format!("t{}", &uuid_simple()[..12]);
-        tokens::create_pat(&self.state.db, &tenant.id, email, &name, &self.state.keys.hash_token(&token), None)
+        // The harness seeds as the operator would, at the console.
+        let grant = authz::operator_issues_token(&tenant.id, email);
+        tokens::create_pat(&self.state.db, &grant, &name, &self.state.keys.hash_token(&token), None)
             .await
             .expect("token");
         token
