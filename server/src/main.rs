@@ -1,3 +1,6 @@
+//! The `secret-groups-server` binary: parses the command line and runs the command (`serve`, or a
+//! one-shot administration command). It must not hold logic of its own: `server`, `key_admin`.
+
 use clap::Parser as _;
 use secret_groups_server::{
     config::{Cli, Command, KeysCommand, TenantsCommand, TokensCommand, UsersCommand},
