@@ -558,7 +558,8 @@ async fn a_real_prometheus_scrapes_the_server_and_stores_its_counts() {
         }
         None => String::new(),
     };
-    let stored = stored.unwrap_or_else(|_| panic!("Prometheus stored no sample in 60 s; last answer {last}\n{log}"));
+    let stored =
+        stored.unwrap_or_else(|_| panic!("Prometheus did not store {made} within 60 s; last answer {last}\n{log}"));
     assert_eq!(stored, made.to_string(), "{last}");
     let job = &last["data"]["result"][0]["metric"];
     assert_eq!(job["job"], "secret-groups", "{last}");
