@@ -387,7 +387,8 @@ async fn promtool_check(text: &str) {
 /// is anything but an operationId, a status code or a fixed word: no id, name or path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_pass_promtool_count_what_happened_and_carry_no_ids() {
-    let server = Binary::start(&[]).await;
+    // Two invalid tokens a minute from one client, then 429s.
+    let server = Binary::start(&[("SG_AUTH_FAILURE_LIMIT", "2")]).await;
     let http = reqwest::Client::new();
     let (group, secret) = create_group(&server, "metered-group-name", "v").await;
     let me = server.url("/api/svc/v1/x/users/info");
@@ -400,7 +401,12 @@ async fn metrics_pass_promtool_count_what_happened_and_carry_no_ids() {
     let malformed = http.get(&me).header("authorization", "Basic eA==").send().await.expect("me");
     assert_eq!(malformed.status(), 401);
     let invalid = secret_groups_server::auth::generate_token();
-    assert_eq!(http.get(&me).bearer_auth(&invalid).send().await.expect("me").status(), 401);
+    for status in [401, 401, 429] {
+        assert_eq!(http.get(&me).bearer_auth(&invalid).send().await.expect("me").status(), status);
+    }
+    // A head the accept loop refuses as it arrives.
+    let (status, _) = raw(&server.api, get("/healthz", &"x-a: b\r\n".repeat(150)).as_bytes()).await;
+    assert_eq!(status, 431);
     // Ids and names in paths, queries and headers.
     let unknown = "0198f1e2-aaaa-7bbb-8ccc-123456789abc";
     for path in [
@@ -420,32 +426,7 @@ async fn metrics_pass_promtool_count_what_happened_and_carry_no_ids() {
 
     let text = scrape(&server.url("/metrics")).await;
     promtool_check(&text).await;
-    let values = samples(&text);
-    let value = |series: &str| values.get(series).copied().unwrap_or_else(|| panic!("no {series} in\n{text}"));
-    assert_eq!(value(r#"sg_http_requests_total{operation="getCurrentUser",status="200"}"#), 3.0);
-    assert_eq!(value(r#"sg_http_requests_total{operation="getCurrentUser",status="401"}"#), 4.0);
-    assert_eq!(value(r#"sg_http_requests_total{operation="createSecretGroup",status="200"}"#), 1.0);
-    assert_eq!(value(r#"sg_http_requests_total{operation="getSecret",status="200"}"#), 1.0);
-    assert_eq!(value(r#"sg_http_requests_total{operation="getSecretGroup",status="200"}"#), 1.0);
-    assert_eq!(value(r#"sg_http_requests_total{operation="getSecretGroup",status="404"}"#), 1.0);
-    assert_eq!(value(r#"sg_http_requests_total{operation="listSecretGroups",status="200"}"#), 1.0);
-    assert_eq!(value(r#"sg_http_requests_total{operation="other",status="404"}"#), 1.0);
-    assert_eq!(value(r#"sg_http_request_duration_seconds_count{operation="getCurrentUser"}"#), 7.0);
-    // The scrape itself is being served.
-    assert_eq!(value("sg_http_requests_in_flight"), 1.0);
-    assert_eq!(value(r#"sg_auth_failures_total{reason="missing"}"#), 2.0);
-    assert_eq!(value(r#"sg_auth_failures_total{reason="malformed"}"#), 1.0);
-    assert_eq!(value(r#"sg_auth_failures_total{reason="invalid"}"#), 1.0);
-    assert_eq!(value(r#"sg_auth_failures_total{reason="throttled"}"#), 0.0);
-    // The first request of the token looked it up; every later one was a hit (within the TTL).
-    assert!(value("sg_token_cache_hits_total") >= 1.0, "{text}");
-    assert!(value("sg_token_cache_misses_total") >= 2.0, "{text}");
-    // The bootstrap and the create committed through the group commit.
-    assert!(value("sg_sqlite_group_commit_writes_count") >= 1.0, "{text}");
-    assert!(value("sg_db_pool_max_connections") >= 1.0, "{text}");
-    assert!(value("sg_db_pool_connections") >= value("sg_db_pool_idle_connections"), "{text}");
-    assert!(value("sg_connections_open") >= 1.0, "{text}");
-
+    // Nothing a client sent is a label: no id, name, path or request id.
     for canary in [group.as_str(), secret.as_str(), unknown, "metered-group-name", "req-id-canary", "/api/"] {
         assert!(!text.contains(canary), "{canary:?} in the metrics:\n{text}");
     }
@@ -465,6 +446,35 @@ async fn metrics_pass_promtool_count_what_happened_and_carry_no_ids() {
         };
         assert!(allowed, "label {name}={value:?} is not from a fixed set:\n{text}");
     }
+    let values = samples(&text);
+    let value = |series: &str| values.get(series).copied().unwrap_or_else(|| panic!("no {series} in\n{text}"));
+    assert_eq!(value(r#"sg_http_requests_total{operation="getCurrentUser",status="200"}"#), 3.0);
+    assert_eq!(value(r#"sg_http_requests_total{operation="getCurrentUser",status="401"}"#), 5.0);
+    assert_eq!(value(r#"sg_http_requests_total{operation="getCurrentUser",status="429"}"#), 1.0);
+    assert_eq!(value(r#"sg_http_requests_total{operation="createSecretGroup",status="200"}"#), 1.0);
+    assert_eq!(value(r#"sg_http_requests_total{operation="getSecret",status="200"}"#), 1.0);
+    assert_eq!(value(r#"sg_http_requests_total{operation="getSecretGroup",status="200"}"#), 1.0);
+    assert_eq!(value(r#"sg_http_requests_total{operation="getSecretGroup",status="404"}"#), 1.0);
+    assert_eq!(value(r#"sg_http_requests_total{operation="listSecretGroups",status="200"}"#), 1.0);
+    assert_eq!(value(r#"sg_http_requests_total{operation="other",status="404"}"#), 1.0);
+    assert_eq!(value(r#"sg_http_request_duration_seconds_count{operation="getCurrentUser"}"#), 9.0);
+    // The scrape itself is being served.
+    assert_eq!(value("sg_http_requests_in_flight"), 1.0);
+    assert_eq!(value(r#"sg_auth_failures_total{reason="missing"}"#), 2.0);
+    assert_eq!(value(r#"sg_auth_failures_total{reason="malformed"}"#), 1.0);
+    assert_eq!(value(r#"sg_auth_failures_total{reason="invalid"}"#), 2.0);
+    assert_eq!(value(r#"sg_auth_failures_total{reason="throttled"}"#), 1.0);
+    assert_eq!(value("sg_auth_clients_throttled_total"), 1.0);
+    assert_eq!(value(r#"sg_request_heads_refused_total{status="431"}"#), 1.0);
+    // The first request of the token looked it up; every later one was a hit (within the TTL).
+    assert!(value("sg_token_cache_hits_total") >= 1.0, "{text}");
+    assert!(value("sg_token_cache_misses_total") >= 2.0, "{text}");
+    // The bootstrap and the create committed through the group commit.
+    assert!(value("sg_sqlite_group_commit_writes_count") >= 1.0, "{text}");
+    assert!(value("sg_db_pool_max_connections") >= 1.0, "{text}");
+    assert!(value("sg_db_pool_connections") >= value("sg_db_pool_idle_connections"), "{text}");
+    assert!(value("sg_connections_open") >= 1.0, "{text}");
+
     server.stop().await;
 }
 
