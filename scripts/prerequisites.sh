@@ -14,6 +14,7 @@
 #   go                        Go client check                   Debian: golang-go
 #   java ≥ 11                 Go client check (generator jar)   Debian: default-jre-headless
 #   chromium                  Swagger UI check                  Debian: chromium
+#   promtool, prometheus      /metrics tests (observability.rs) Debian: prometheus
 #
 # Debian packages are installed with apt-get (as root, or through `sudo -n`). Python packages,
 # npm packages and crates are fetched by the scripts that use them, into target/ (PyPI, the npm
@@ -77,7 +78,10 @@ need npm command -v npm
 need golang-go command -v go
 need default-jre-headless command -v java
 need chromium command -v chromium
-# A package named twice (psql and pg_isready) is installed once.
+# `promtool check metrics` and a real Prometheus scraping the server (server/tests/api/observability.rs).
+need prometheus command -v promtool
+need prometheus command -v prometheus
+# A package named twice (psql and pg_isready; promtool and prometheus) is installed once.
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk 'NF && !seen[$0]++')
 
 if ((${#missing[@]})); then

@@ -19,6 +19,7 @@ use subtle::ConstantTimeEq as _;
 use crate::{
     client_addr::ClientAddr,
     error::ApiError,
+    metrics::{self, AuthFailure},
     state::AppState,
     store::{identity, now_ms, tokens},
 };
@@ -54,6 +55,7 @@ impl FromRequestParts<AppState> for Caller {
         // A request without credentials guesses nothing, so only presented credentials count
         // towards the failure limit.
         let Some(header) = header else {
+            metrics::auth_failed(AuthFailure::Missing);
             return Err(ApiError::unauthenticated());
         };
         let token = header
@@ -67,6 +69,7 @@ impl FromRequestParts<AppState> for Caller {
         // A credential not shaped like a token (another scheme, garbage) is refused without a
         // lookup, so it costs nothing worth limiting: 401, not counted.
         let Some(token) = token else {
+            metrics::auth_failed(AuthFailure::Malformed);
             return Err(ApiError::unauthenticated());
         };
         let client = ClientAddr::of(&parts.extensions);
@@ -74,8 +77,12 @@ impl FromRequestParts<AppState> for Caller {
         let caller = verify(state, token, throttled.is_some()).await?;
         match (caller, throttled) {
             (Some(caller), _) => Ok(caller),
-            (None, Some(retry_after)) => Err(ApiError::rate_limited(retry_after)),
+            (None, Some(retry_after)) => {
+                metrics::auth_failed(AuthFailure::Throttled);
+                Err(ApiError::rate_limited(retry_after))
+            }
             (None, None) => {
+                metrics::auth_failed(AuthFailure::Invalid);
                 if let Some(ip) = client {
                     state.auth_limiter.record_failure(ip);
                 }

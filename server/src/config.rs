@@ -169,6 +169,44 @@ pub struct ServeArgs {
     pub trusted_proxies: TrustedProxies,
     #[command(flatten)]
     pub connections: ConnectionArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// `GET /metrics` (README, "Metrics"): whether it is served, and where.
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    /// `on`: serve `GET /metrics` (Prometheus text format, no token needed); `off`: no metrics
+    /// endpoint anywhere.
+    #[arg(long = "metrics", env = "SG_METRICS", default_value = "on", value_parser = on_off,
+          action = clap::ArgAction::Set)]
+    pub enabled: bool,
+    /// Serve `/metrics` on this address (e.g. one only the monitoring network reaches) instead
+    /// of on the API's, which then has no `/metrics`.
+    #[arg(long, env = "SG_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl Default for MetricsArgs {
+    fn default() -> Self {
+        Self { enabled: true, metrics_listen: None }
+    }
+}
+
+impl MetricsArgs {
+    /// Whether the API's own listener serves `/metrics`.
+    pub fn on_api_listener(&self) -> bool {
+        self.enabled && self.metrics_listen.is_none()
+    }
+}
+
+/// `on` or `off`.
+fn on_off(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("`{text}` is neither `on` nor `off`")),
+    }
 }
 
 /// Connection limits, timeouts and the shutdown deadline (README, "Running it in production").

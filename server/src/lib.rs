@@ -17,6 +17,8 @@ pub mod error;
 pub mod key_admin;
 pub mod key_file;
 pub mod list_gate;
+pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod ratelimit;
 pub mod request_id;

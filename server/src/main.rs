@@ -4,9 +4,8 @@
 use clap::Parser as _;
 use secret_groups_server::{
     config::{Cli, Command, KeysCommand, TenantsCommand, TokensCommand, UsersCommand},
-    key_admin, server,
+    key_admin, logging, server,
 };
-use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
     tune_malloc();
@@ -45,11 +44,8 @@ fn tune_malloc() {
 
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("SG_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    // SG_LOG (filter) and SG_LOG_FORMAT (text or JSON lines), on stderr.
+    logging::init()?;
     match cli.command {
         None => server::serve(cli.serve).await,
         Some(Command::Serve(args)) => server::serve(*args).await,

@@ -116,15 +116,24 @@ impl AuthLimiter {
         let now = Instant::now();
         let mut clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let key = client_key(ip);
-        match clients.get_mut(&key) {
+        let failures = match clients.get_mut(&key) {
             Some(entry) if now.duration_since(entry.window_start) < self.window => {
                 entry.failures = entry.failures.saturating_add(1);
+                entry.failures
             }
-            Some(entry) => *entry = Entry { window_start: now, failures: 1 },
+            Some(entry) => {
+                *entry = Entry { window_start: now, failures: 1 };
+                1
+            }
             None => {
                 // Evicts the least recently seen client when full.
                 clients.insert(key, Entry { window_start: now, failures: 1 });
+                1
             }
+        };
+        // Counted once per window, when the client reaches its limit.
+        if failures == self.limit {
+            crate::metrics::client_throttled();
         }
     }
 

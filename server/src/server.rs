@@ -62,6 +62,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
             api::MAX_BODY_BYTES,
             args.connections.body_timeout,
         )),
+        metrics: args.metrics.clone(),
     }))
 }
 
@@ -98,14 +99,55 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = prepare(&args).await?;
     let db = state.db.clone();
     let listener = crate::conn::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
+    // One signal stops both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let shutdown = shutdown_signal()?;
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let metrics = serve_metrics(&args, &state, stopped.clone())?;
     tracing::info!(address = %listener.local_addr()?, "serving; Swagger UI at /swagger-ui/");
     // conn::serve hands each request its peer address (the failed-authentication limit).
-    crate::conn::serve(listener, api::app(state), &args.connections, shutdown).await?;
+    crate::conn::serve(listener, api::app(state), &args.connections, stop_requested(stopped)).await?;
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     // Every write acknowledged so far is flushed here (SQLite's group commit) before exit.
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Resolves once `stopped` says stop (or its sender is gone).
+async fn stop_requested(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// With metrics on: the histograms' upkeep, and the metrics listener of `SG_METRICS_LISTEN` if
+/// set (its task, which ends after `stopped`).
+fn serve_metrics(
+    args: &ServeArgs,
+    state: &AppState,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    if !args.metrics.enabled {
+        if args.metrics.metrics_listen.is_some() {
+            tracing::warn!("SG_METRICS=off: SG_METRICS_LISTEN is ignored and no metrics are served");
+        }
+        return Ok(None);
+    }
+    tokio::spawn(crate::metrics::upkeep());
+    let Some(address) = args.metrics.metrics_listen else { return Ok(None) };
+    let listener = crate::conn::bind(address).with_context(|| format!("cannot listen for metrics on {address}"))?;
+    // `metrics_listen`, not `address`: the first `address` logged is the API's.
+    tracing::info!(metrics_listen = %listener.local_addr()?, "metrics served on a listener of their own");
+    let (app, limits) = (api::metrics::router(state.clone()), args.connections.clone());
+    Ok(Some(tokio::spawn(async move {
+        if let Err(e) = crate::conn::serve(listener, app, &limits, stop_requested(stopped)).await {
+            tracing::error!(error = %e, "the metrics listener failed");
+        }
+    })))
 }
 
 /// Resolves on the first SIGINT or SIGTERM. The handlers are installed when this is called, not

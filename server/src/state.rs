@@ -61,4 +61,6 @@ pub struct Shared {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// Memory and time request bodies may take (see `body_budget`).
     pub bodies: Arc<BodyBudget>,
+    /// Whether requests are counted and where `/metrics` is served (`crate::api::metrics`).
+    pub metrics: crate::config::MetricsArgs,
 }

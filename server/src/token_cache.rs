@@ -5,8 +5,8 @@
 //! - Keyed by the token's keyed hash, never the token; an entry holds the caller it stands for.
 //!
 //! The cache is generic over what it holds (the server keeps `crate::caller::Caller`s in it), so
-//! it depends on no other module of the server: `auth` uses it through `state`, and a cache that
-//! named `auth`'s types would close a circle.
+//! it depends on no other module of the server but `metrics` (which depends on none): `auth`
+//! uses it through `state`, and a cache that named `auth`'s types would close a circle.
 //! - An entry lives at most the TTL (`SG_TOKEN_CACHE_TTL_MS`, default 1 s) and never past the
 //!   token's or its account's expiry.
 //! - Every change to identities through this process (users, tokens, virtual accounts, teams)
@@ -49,9 +49,15 @@ impl<V: Clone> TokenCache<V> {
 
     /// The caller `token_hash` was verified as, if that was less than the TTL ago.
     pub fn get(&self, token_hash: &str) -> Option<V> {
-        let entries = self.entries.read().ok()?;
-        let entry = entries.get(token_hash)?;
-        (entry.until > Instant::now()).then(|| entry.caller.clone())
+        let found = self.entries.read().ok().and_then(|entries| {
+            let entry = entries.get(token_hash)?;
+            (entry.until > Instant::now()).then(|| entry.caller.clone())
+        });
+        match found {
+            Some(_) => crate::metrics::token_cache_hit(),
+            None => crate::metrics::token_cache_miss(),
+        }
+        found
     }
 
     /// Taken before a lookup; pass it to [`TokenCache::insert`].

@@ -6,6 +6,7 @@
 mod docs;
 mod extract;
 mod health;
+pub mod metrics;
 mod objects_only;
 pub mod operation;
 mod params;
@@ -137,29 +138,43 @@ pub fn declared_openapi() -> utoipa::openapi::OpenApi {
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = documented_routes().split_for_parts();
     let operations = operation::Operations::from_document(&openapi);
+    // The request series, labelled by the same operationIds (SG_METRICS=off: not counted).
+    let http_metrics = state.metrics.enabled.then(|| crate::metrics::http(operations.ids()));
     // After routing (route_layer), where the matched route names the operation.
-    api.route_layer(middleware::from_fn(move |request, next| operation::tag(operations.clone(), request, next)))
-        .merge(docs::router())
+    let mut routes = api
+        .route_layer(middleware::from_fn(move |request, next| operation::tag(operations.clone(), request, next)))
+        .merge(docs::router());
+    if state.metrics.on_api_listener() {
+        // Beside the documents, outside the OpenAPI document (see api/metrics.rs).
+        routes = routes.merge(metrics::route());
+    }
+    let app = routes
         .fallback(|| async { ApiError::not_found("no such route").into_response() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
         .layer(middleware::from_fn_with_state(state.clone(), forget_verified_tokens))
         .layer(middleware::from_fn(head_limits))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Inside the access log's span, so that a panic's 500 is logged there with its request
+        // id, like any other answer.
+        .layer(CatchPanicLayer::custom(|_panic| ApiError::internal("handler panicked").into_response()))
         // Only method and path are recorded; bodies and headers (tokens, values) never are.
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .layer(CatchPanicLayer::custom(|_panic| ApiError::internal("handler panicked").into_response()))
         // Outside everything else, so no answer escapes it (errors and panics included): answers
         // carry values and tokens, and no cache on the way may keep them.
         .layer(SetResponseHeaderLayer::overriding(CACHE_CONTROL, HeaderValue::from_static("no-store")))
         // Who the client is, before anything asks (the failure limit, later the audit trail).
-        .layer(middleware::from_fn_with_state(state.trusted_proxies.clone(), crate::client_addr::remember))
-        // Outermost: every answer carries its id, including those refused by the layers above.
-        .layer(middleware::from_fn(crate::request_id::assign))
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(state.trusted_proxies.clone(), crate::client_addr::remember));
+    // Every answer counted, refusals by the layers above included.
+    let app = match http_metrics {
+        Some(http) => app.layer(middleware::from_fn(move |request, next| metrics::observe(http, request, next))),
+        None => app,
+    };
+    // Outermost: every answer carries its id, including those refused by the layers above.
+    app.layer(middleware::from_fn(crate::request_id::assign)).with_state(state)
 }
 
 /// The access log's span: method, path (never the query: `fqn` and search terms name secrets)

@@ -23,7 +23,7 @@ use tokio::{
     time::{Instant, Sleep, sleep_until},
 };
 
-use crate::error::ApiError;
+use crate::{error::ApiError, request_id::RequestId};
 
 /// The largest request head (line and headers) read; larger gets 431.
 pub const MAX_HEAD_BYTES: usize = 32 * 1024;
@@ -230,8 +230,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GuardedIo<S> {
     }
 
     fn start_refusal(&mut self, err: ApiError) {
-        tracing::debug!(status = err.status().as_u16(), "refusing a request head");
-        self.refusal = Some((err.into_raw_response(), 0));
+        // The head is not parsed, so a caller's X-Request-Id is unknown: the answer names a
+        // fresh id, and so does the log line.
+        let id = RequestId::generate();
+        let status = err.status().as_u16();
+        tracing::debug!(status, request_id = %id, "refusing a request head");
+        crate::metrics::head_refused(status);
+        self.refusal = Some((err.into_raw_response_with_id(&id), 0));
         self.write_deadline = Some(Box::pin(sleep_until(Instant::now() + REFUSAL_WRITE_TIME)));
     }
 

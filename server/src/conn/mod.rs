@@ -38,7 +38,12 @@ use guard::{GuardedIo, Progress, Timeouts};
 pub use guard::{MAX_HEAD_BYTES, MAX_HEADERS, MAX_URI_BYTES};
 use registry::{Registration, Registry};
 
-use crate::{config::ConnectionArgs, error::ApiError};
+use crate::{
+    config::ConnectionArgs,
+    error::ApiError,
+    metrics::{self, Refusal},
+    request_id::RequestId,
+};
 
 /// Connections over the cap that may wait for a place (up to [`ADMISSION_WAIT`]) and then be
 /// refused with a 503 (for up to [`REFUSAL_TIME`]) at once; beyond that a connection over the
@@ -167,6 +172,7 @@ impl Server {
         // Every connection is inside a request: wait aside for one to end, or refuse.
         let Ok(slot) = self.waiting.clone().try_acquire_owned() else {
             tracing::debug!("over the connection cap with every waiting slot taken; closed without an answer");
+            metrics::connection_refused(Refusal::Closed);
             return;
         };
         let server = self.clone();
@@ -190,6 +196,7 @@ impl Server {
         stopped: watch::Receiver<bool>,
     ) {
         let registration = self.registry.register();
+        let _open = metrics::OpenConnection::enter();
         let connection = Connection { app: self.app, http: self.http, timeouts: self.timeouts, peer, _permit: permit };
         connection.run(stream, registration, stopped).await;
     }
@@ -198,7 +205,11 @@ impl Server {
 /// Answers 503 on a connection over the cap. The request is read (briefly) after the answer
 /// so that closing does not reset the connection before the client has read it.
 async fn refuse(mut stream: TcpStream, _slot: OwnedSemaphorePermit) {
-    let answer = ApiError::busy("the server is serving as many connections as it is set to").into_raw_response();
+    metrics::connection_refused(Refusal::Answered);
+    let id = RequestId::generate();
+    tracing::debug!(request_id = %id, "over the connection cap; answered 503");
+    let answer =
+        ApiError::busy("the server is serving as many connections as it is set to").into_raw_response_with_id(&id);
     let _ = timeout(REFUSAL_TIME, async {
         stream.write_all(&answer).await?;
         stream.shutdown().await?;
@@ -257,6 +268,7 @@ impl Connection {
                 // request have begun since, it is answered first.
                 if entry.progress.waiting_since().is_some() {
                     tracing::debug!(peer = %peer, "closed a connection waiting for a head to make room");
+                    metrics::connection_evicted();
                     return;
                 }
                 connection.as_mut().graceful_shutdown();

@@ -167,6 +167,7 @@ async fn flush(batch: &mut Batch) {
         match open.exec("COMMIT").await {
             Ok(()) => {
                 tracing::debug!(writes = open.pending.len(), "group commit");
+                crate::metrics::group_commit(open.pending.len());
                 for waiter in open.pending.drain(..) {
                     let _ = waiter.send(Ok(()));
                 }

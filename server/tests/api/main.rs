@@ -17,5 +17,6 @@ mod hostile_auth;
 mod hostile_connections;
 mod identity;
 mod lists;
+mod observability;
 mod secrets;
 mod token_cache;
