@@ -61,4 +61,7 @@ pub struct Shared {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// Memory and time request bodies may take (see `body_budget`).
     pub bodies: Arc<BodyBudget>,
+    /// The tenant created on a fresh database (`SG_TENANT`), which the unauthenticated
+    /// `GET /api/svc/v1/tenant-id` names (`api::discovery`); not secret: it starts its FQNs.
+    pub default_tenant: String,
 }

@@ -12,7 +12,8 @@
 //! home: the error type (`error`), connecting (`connect`), write transactions and group commit
 //! (`write`), the list query (`list`), page bounds (`page`), synchronous SQLite reads
 //! (`sqlite_read`), sealing values with unwrapped data keys (`sealing`), the caller of a write
-//! (`actor`), the first start (`bootstrap`), and one module per table group.
+//! (`actor`), the first start (`bootstrap`), and one module per table group (`named`: teams and virtual
+//! accounts found by name, for the generic manifest operations).
 
 pub mod access;
 pub mod actor;
@@ -24,6 +25,7 @@ pub mod identity;
 pub mod keys;
 mod list;
 mod migrate;
+pub mod named;
 pub mod page;
 mod sealing;
 pub mod secrets;

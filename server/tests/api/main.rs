@@ -18,4 +18,5 @@ mod hostile_connections;
 mod identity;
 mod lists;
 mod secrets;
+mod tfy;
 mod token_cache;
