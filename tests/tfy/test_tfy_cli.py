@@ -60,8 +60,8 @@ def collaborators(api: Api, group: str) -> dict:
 
 def test_login_takes_a_token_from_tokens_create(login: Run, issued_token: str, tfy: Tfy, url: str) -> None:
     # Before tfy_ tokens, the CLI decoded the key as a JWT: "Not enough segments".
-    assert issued_token.startswith("tfy_sg_")
     assert_ok(login)
+    assert issued_token.startswith("tfy_sg_")
     assert f"Successfully logged in to '{url}' as '{ADMIN_EMAIL}'" in login.text, str(login)
     credentials = json.loads((tfy.home / ".truefoundry" / "credentials.json").read_text())
     assert credentials["host"] == url and credentials["access_token"] == issued_token
