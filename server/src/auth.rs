@@ -4,13 +4,12 @@
 //! characters in all, matched by `tfy_sg_[A-Za-z0-9_-]{43}`. `tfy_` is what TrueFoundry's CLI
 //! takes for a personal access token (it decodes any other API key as a JWT and fails); `sg_`
 //! keeps them recognisable to secret scanners as this server's. Tokens issued before (`sgt_` +
-//! the same 43 characters) keep working: only their keyed hash is stored, and the hash is of the
-//! whole text, so only the shape check below has to know both prefixes. The database holds only a keyed
-//! hash of the token ([`crate::crypto::Keyring::hash_token`]), looked up by that hash and
-//! compared in constant time. Every failure
-//! (missing, malformed, unknown, expired, revoked, deactivated user) gives the same 401, so an
-//! answer never reveals whether a token exists; from a client over its failure limit every
-//! failure is the same 429 instead (`crate::ratelimit`).
+//! the same 43 characters) keep working: the hash stored is of the whole text, so only the shape
+//! check below has to know both prefixes. The database holds only a keyed hash of the token
+//! ([`crate::crypto::Keyring::hash_token`]), looked up by that hash and compared in constant
+//! time. Every failure (missing, malformed, unknown, expired, revoked, deactivated user) gives
+//! the same 401, so an answer never reveals whether a token exists; from a client over its
+//! failure limit every failure is the same 429 instead (`crate::ratelimit`).
 //!
 //! It must not decide what a caller may do (`crate::authz`); the caller it yields is
 //! `crate::caller`'s, so that `state` and the token cache need not depend on this module.
