@@ -4,7 +4,9 @@
 #
 #   what                      needed by                         installed from
 #   cargo / rustc ≥ 1.94      everything                        — (rustup; not installable here)
-#   python3 ≥ 3.9, venv, pip  SDK suite, contract checks        Debian: python3 python3-venv
+#   python3 ≥ 3.9, venv, pip  SDK and CLI suites, contract      Debian: python3 python3-venv
+#   git                       CLI suite (`tfy apply` imports    Debian: git
+#                             GitPython, which needs it)
 #   curl                      contract checks (server probes)   Debian: curl
 #   psql, pg_isready          SDK suite, contract checks        Debian: postgresql-client
 #   PostgreSQL server         every backend-dependent test      a local Debian cluster is started
@@ -71,6 +73,7 @@ need() { # need PACKAGE TEST...: PACKAGE is missing unless TEST succeeds
 need python3 command -v python3
 need python3-venv python3 -c 'import ensurepip, venv'
 need curl command -v curl
+need git command -v git
 need postgresql-client command -v psql
 need postgresql-client command -v pg_isready
 need nodejs command -v node

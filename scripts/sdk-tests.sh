@@ -5,7 +5,12 @@
 #
 # Usage: scripts/sdk-tests.sh [extra pytest args, e.g. -k delete]
 #
+# It also runs the TrueFoundry CLI suite (tests/tfy, `tfy` from PyPI `truefoundry`) when
+# SG_SUITE=tfy, which is what scripts/tfy-cli-tests.sh does: the same venv handling, server
+# start, backends and log checks, with tests/<suite>/requirements.txt in target/<suite>-venv.
+#
 # Environment:
+#   SG_SUITE              `sdk` (default: tests/sdk) or `tfy` (tests/tfy)
 #   SG_SERVER_BIN         use this server binary instead of building it with cargo
 #   SG_TEST_POSTGRES_URL  PostgreSQL base URL without database
 #                         (default postgres://postgres@127.0.0.1:5432); a database
@@ -23,9 +28,15 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$ROOT/target/sdk-venv"
-REQUIREMENTS="$ROOT/tests/sdk/requirements.txt"
-LOG_DIR="$ROOT/target/sdk-logs"
+SUITE="${SG_SUITE:-sdk}"
+case "$SUITE" in
+  sdk) SUITE_LABEL="sdk suite" ;;
+  tfy) SUITE_LABEL="tfy cli suite" ;;
+  *) echo "error: SG_SUITE must be sdk or tfy, not $SUITE" >&2; exit 2 ;;
+esac
+VENV="$ROOT/target/$SUITE-venv"
+REQUIREMENTS="$ROOT/tests/$SUITE/requirements.txt"
+LOG_DIR="$ROOT/target/$SUITE-logs"
 PG_BASE="${SG_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
 PG_BASE="${PG_BASE%/}"
 SECRET_MARKER="sdk-secret-"
@@ -90,7 +101,7 @@ ensure_venv() {
   if [[ "$want" == "$have" && -x "$VENV/bin/python" ]]; then
     return 0
   fi
-  log "creating Python venv $VENV from tests/sdk/requirements.txt"
+  log "creating Python venv $VENV from tests/$SUITE/requirements.txt"
   rm -rf -- "$VENV"
   mkdir -p "$(dirname "$VENV")"
   python3 -m venv "$VENV"
@@ -110,7 +121,7 @@ free_port() {
 }
 
 new_token() {
-  "$VENV/bin/python" -c 'import secrets; print("sgt_" + secrets.token_urlsafe(32))'
+  "$VENV/bin/python" -c 'import secrets; print("tfy_sg_" + secrets.token_urlsafe(32))'
 }
 
 is_ready() {
@@ -179,7 +190,7 @@ run_backend() {
     cd "$ROOT" &&
       SG_URL="$url" SG_TOKEN="$token" SG_SERVER_BIN="$SERVER_BIN" SG_DATABASE_URL="$db_url" \
         PYTHONDONTWRITEBYTECODE=1 \
-        "$VENV/bin/python" -m pytest tests/sdk -q -p no:cacheprovider "${PYTEST_ARGS[@]}"
+        "$VENV/bin/python" -m pytest "tests/$SUITE" -q -p no:cacheprovider "${PYTEST_ARGS[@]}"
   ) || rc=$?
 
   local alive=1
@@ -200,7 +211,7 @@ run_backend() {
 
   # secrets must never reach the log
   local leaks=()
-  grep -qF -- "${token#sgt_}" "$logfile" && leaks+=("the bearer token")
+  grep -qF -- "${token#tfy_sg_}" "$logfile" && leaks+=("the bearer token")
   grep -qF -- "$SECRET_MARKER" "$logfile" && leaks+=("secret values (marker '$SECRET_MARKER')")
   if ((${#leaks[@]} > 0)); then
     FAIL_REASON="server log leaks: ${leaks[*]} (see ${logfile#"$ROOT"/})"
@@ -218,8 +229,8 @@ mkdir -p "$LOG_DIR"
 declare -A RESULT
 
 # SQLite: a fresh file in a fresh temporary directory
-SQLITE_DIR="$(mktemp -d "${TMPDIR:-/tmp}/sg-sdk-sqlite.XXXXXX")"
-if run_backend sqlite "sqlite://$SQLITE_DIR/sdk-tests.db"; then
+SQLITE_DIR="$(mktemp -d "${TMPDIR:-/tmp}/sg-$SUITE-sqlite.XXXXXX")"
+if run_backend sqlite "sqlite://$SQLITE_DIR/$SUITE-tests.db"; then
   RESULT[sqlite]="passed"
 else
   RESULT[sqlite]="failed ($FAIL_REASON)"
@@ -227,7 +238,7 @@ fi
 remove_sqlite_dir
 
 # PostgreSQL: a fresh database, dropped afterwards. Not skippable.
-PG_NAME="sg_sdk_$(date +%s)_$$_$RANDOM"
+PG_NAME="sg_${SUITE}_$(date +%s)_$$_$RANDOM"
 pg_err=""
 if ! pg_err="$(psql "$PG_BASE/test" -v ON_ERROR_STOP=1 -qAt -c "CREATE DATABASE \"$PG_NAME\"" 2>&1)"; then
   echo "error: PostgreSQL is not reachable at $PG_BASE (could not create a database through" \
@@ -246,7 +257,7 @@ fi
 
 status=0
 for backend in sqlite postgres; do
-  echo "sdk suite ($backend): ${RESULT[$backend]}"
+  echo "$SUITE_LABEL ($backend): ${RESULT[$backend]}"
   [[ "${RESULT[$backend]}" == "passed" ]] || status=1
 done
 exit "$status"

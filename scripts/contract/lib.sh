@@ -108,7 +108,7 @@ start_server() {
   fi
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  SG_TOKEN="sgt_$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+  SG_TOKEN="tfy_sg_$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
   SG_URL="http://127.0.0.1:$port"
   SG_SERVER_BIN="$bin"
   SG_DATABASE_URL="$url"

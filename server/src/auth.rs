@@ -1,12 +1,15 @@
 //! Bearer-token authentication.
 //!
-//! Tokens are `sgt_` followed by 32 random bytes in unpadded base64url (43 characters): the
-//! prefix makes a leaked token recognisable to secret scanners. The database holds only a keyed
-//! hash of the token ([`crate::crypto::Keyring::hash_token`]), looked up by that hash and
-//! compared in constant time. Every failure
-//! (missing, malformed, unknown, expired, revoked, deactivated user) gives the same 401, so an
-//! answer never reveals whether a token exists; from a client over its failure limit every
-//! failure is the same 429 instead (`crate::ratelimit`).
+//! Tokens are `tfy_sg_` followed by 32 random bytes in unpadded base64url (43 characters), 50
+//! characters in all, matched by `tfy_sg_[A-Za-z0-9_-]{43}`. `tfy_` is what TrueFoundry's CLI
+//! takes for a personal access token (it decodes any other API key as a JWT and fails); `sg_`
+//! keeps them recognisable to secret scanners as this server's. Tokens issued before (`sgt_` +
+//! the same 43 characters) keep working: the hash stored is of the whole text, so only the shape
+//! check below has to know both prefixes. The database holds only a keyed hash of the token
+//! ([`crate::crypto::Keyring::hash_token`]), looked up by that hash and compared in constant
+//! time. Every failure (missing, malformed, unknown, expired, revoked, deactivated user) gives
+//! the same 401, so an answer never reveals whether a token exists; from a client over its
+//! failure limit every failure is the same 429 instead (`crate::ratelimit`).
 //!
 //! It must not decide what a caller may do (`crate::authz`); the caller it yields is
 //! `crate::caller`'s, so that `state` and the token cache need not depend on this module.
@@ -24,7 +27,10 @@ use crate::{
     store::{identity, now_ms, tokens},
 };
 
-pub const TOKEN_PREFIX: &str = "sgt_";
+/// The prefix of every token issued now.
+pub const TOKEN_PREFIX: &str = "tfy_sg_";
+/// The prefix of tokens issued before 1.5.0 (and of bootstrap tokens chosen then): still valid.
+pub const LEGACY_TOKEN_PREFIX: &str = "sgt_";
 const TOKEN_RANDOM_BYTES: usize = 32;
 /// Length of the base64url text of [`TOKEN_RANDOM_BYTES`] without padding.
 const TOKEN_BODY_LEN: usize = 43;
@@ -36,9 +42,9 @@ pub fn generate_token() -> String {
     format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// True for text shaped like a token this server issues.
+/// True for text shaped like a token this server issues or has issued (either prefix).
 pub fn is_well_formed(token: &str) -> bool {
-    token.strip_prefix(TOKEN_PREFIX).is_some_and(|body| {
+    token.strip_prefix(TOKEN_PREFIX).or_else(|| token.strip_prefix(LEGACY_TOKEN_PREFIX)).is_some_and(|body| {
         body.len() == TOKEN_BODY_LEN && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     })
 }
@@ -178,11 +184,27 @@ mod tests {
     }
 
     #[test]
+    fn new_tokens_are_personal_access_tokens_to_truefoundrys_cli() {
+        // truefoundry 0.17.5, common/entities.py: `access_token.startswith("tfy_")`.
+        let token = generate_token();
+        assert!(token.starts_with("tfy_sg_") && token.len() == 50, "{} chars", token.len());
+    }
+
+    #[test]
+    fn tokens_issued_before_stay_well_formed() {
+        let body = &generate_token()[TOKEN_PREFIX.len()..];
+        assert!(is_well_formed(&format!("sgt_{body}")));
+        assert!(!is_well_formed(&format!("tfy_{body}")), "only this server's two prefixes");
+        assert!(!is_well_formed(&format!("sgt_{body}x")));
+    }
+
+    #[test]
     fn malformed_tokens_are_rejected() {
         let good = generate_token();
         assert!(!is_well_formed(&good[1..]));
         assert!(!is_well_formed(&format!("{good}x")));
-        assert!(!is_well_formed(&good.replace("sgt_", "xyz_")));
+        assert!(!is_well_formed(&good.replace("tfy_sg_", "xyz_sg_")));
+        assert!(!is_well_formed(&format!("tfy_sg_{}", "+".repeat(TOKEN_BODY_LEN))));
         assert!(!is_well_formed(&format!("sgt_{}", "+".repeat(TOKEN_BODY_LEN))));
     }
 }

@@ -139,7 +139,8 @@ pub struct ServeArgs {
     /// E-mail of the tenant admin created on a fresh database.
     #[arg(long, env = "SG_ADMIN_EMAIL", default_value = "admin@localhost")]
     pub admin_email: String,
-    /// The admin's first token on a fresh database (`sgt_` + 43 base64url characters); a random
+    /// The admin's first token on a fresh database (`tfy_sg_`, or the former `sgt_`, + 43
+    /// base64url characters); a random
     /// one is printed once when unset. Read from the environment only, so it never shows in `ps`.
     #[arg(skip = std::env::var("SG_BOOTSTRAP_TOKEN").ok().map(SecretString::new))]
     pub bootstrap_token: Option<SecretString>,

@@ -2,8 +2,9 @@
 //!
 //! Tokens are 256-bit random, so guessing one online is hopeless; what the limit protects is the
 //! server's time (a database lookup per presented token). So:
-//! - Only well-formed tokens (`sgt_…`) that are not valid count as failures: they are what costs
-//!   a lookup. Anything else is refused by its shape alone, so it is always a plain 401.
+//! - Only well-formed tokens (`tfy_sg_…`, and the former `sgt_…`) that are not valid count as
+//!   failures: they are what costs a lookup. Anything else is refused by its shape alone, so it
+//!   is always a plain 401.
 //! - Failures are counted per client (the address [`crate::client_addr`] gives, IPv6 grouped by
 //!   /64, since one host usually holds a whole /64). Past the limit in a window, the client's
 //!   *failed* attempts are answered 429 with `Retry-After` until the window ends.

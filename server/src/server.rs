@@ -63,6 +63,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
             args.connections.body_timeout,
         )),
         metrics: args.metrics.clone(),
+        default_tenant: args.tenant.clone(),
     }))
 }
 
@@ -71,9 +72,10 @@ async fn bootstrap(db: &Db, keys: &Keyring, args: &ServeArgs) -> anyhow::Result<
     let (token, generated) = match &args.bootstrap_token {
         Some(token) if auth::is_well_formed(token.expose()) => (token.clone(), false),
         Some(_) => anyhow::bail!(
-            "SG_BOOTSTRAP_TOKEN must be `{}` followed by 43 base64url characters \
-             (e.g. generate one with `secret-groups-server` left unset, or openssl rand)",
-            auth::TOKEN_PREFIX
+            "SG_BOOTSTRAP_TOKEN must be `{}` (or, as issued before, `{}`) followed by 43 base64url \
+             characters (e.g. generate one with `secret-groups-server` left unset, or openssl rand)",
+            auth::TOKEN_PREFIX,
+            auth::LEGACY_TOKEN_PREFIX
         ),
         None => (SecretString::new(auth::generate_token()), true),
     };

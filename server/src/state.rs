@@ -63,4 +63,7 @@ pub struct Shared {
     pub bodies: Arc<BodyBudget>,
     /// Whether requests are counted and where `/metrics` is served (`crate::api::metrics`).
     pub metrics: crate::config::MetricsArgs,
+    /// The tenant created on a fresh database (`SG_TENANT`), which the unauthenticated
+    /// `GET /api/svc/v1/tenant-id` names (`api::discovery`); not secret: it starts its FQNs.
+    pub default_tenant: String,
 }

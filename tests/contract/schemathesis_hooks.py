@@ -14,7 +14,11 @@ and the server answers 404 or 422 when they are broken:
   CLI made them (the script makes `dev@example.com` and `leaver@example.com`);
 - virtual-account `permissions` must name existing groups, once each (the script makes
   `contract-fixture`);
-- a token's `expirationDate` must be in the future.
+- a token's `expirationDate` must be in the future;
+- the generic manifest operations (`applyManifest`, `deleteManifest`) take a manifest of a type
+  the server owns (`secret-group`, `team`, `virtual-account`) as that type's own operation takes
+  it, and `resolveDependencyTree` a `type` on each manifest: the document describes the manifest
+  as a free-form object and says so in prose (which typed schema applies depends on `type`).
 
 The hooks make generated cases follow these rules, so that positive cases reach the success path
 and `positive_data_acceptance` keeps failing on every other 4xx, and so that a negative case is
@@ -34,8 +38,10 @@ One check result is dropped, see `filter_failure`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 
 import schemathesis
@@ -47,6 +53,9 @@ INTEGRATION_FQN = "internal:secret-store:internal-secret-store"
 FIXTURES = json.loads(os.environ["SG_CONTRACT_FIXTURES"])
 # An id that names nothing on the server (the document's example group id).
 UNKNOWN_ID = "0193c6a2-7f00-7000-8000-000000000001"
+# The manifest types the generic operations take, and the rule for the names of their objects.
+OWNED_TYPES = ("secret-group", "team", "virtual-account")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,126}")
 # Operations whose body names a user by `email` and that take something from the user.
 DESTRUCTIVE_BY_EMAIL = {"revokeAllPersonalAccessTokens", "deactivateUser", "updateUserRoles"}
 
@@ -167,6 +176,19 @@ def map_case(context, case):
             if positive and isinstance(manifest.get("collaborators"), list):
                 manifest["collaborators"] = _distinct_subjects(manifest["collaborators"])
             case.body = {**body, "manifest": manifest}
+    elif operation_id in {"applyManifest", "deleteManifest"}:
+        manifest = body.get("manifest")
+        if isinstance(manifest, dict):
+            # Positive cases get a minimal valid manifest of their type; every case keeps away
+            # from the fixture group the other rules lean on.
+            manifest = _owned_manifest(manifest) if positive else _spare_the_fixture(manifest)
+            case.body = {**body, "manifest": manifest}
+    elif operation_id == "resolveDependencyTree":
+        manifests = body.get("manifests")
+        if positive and isinstance(manifests, list):
+            typed = [m if not isinstance(m, dict) or isinstance(m.get("type"), str) else {**m, "type": "team"}
+                     for m in manifests]
+            case.body = {**body, "manifests": typed}
     elif operation_id == "updateSecretGroup":
         secrets = body.get("secrets")
         if positive and isinstance(secrets, list):
@@ -176,6 +198,31 @@ def map_case(context, case):
     elif positive:
         case.body = _existing_subjects(operation_id, body)
     return case
+
+
+def _owned_manifest(manifest: dict) -> dict:
+    """A manifest of a type the server owns, with what that type requires and nothing else (a
+    generated field would be held to its type's rules: e-mails of users, groups that exist)."""
+    digest = hashlib.sha256(json.dumps(manifest, sort_keys=True, default=str).encode()).hexdigest()
+    kind = manifest.get("type")
+    if kind not in OWNED_TYPES:
+        kind = OWNED_TYPES[int(digest[:8], 16) % len(OWNED_TYPES)]
+    name = manifest.get("name")
+    if not (isinstance(name, str) and NAME.fullmatch(name)):
+        name = f"contract-apply-{digest[:12]}"
+    owned = _spare_the_fixture({"type": kind, "name": name})
+    if kind == "secret-group":
+        owned["integration_fqn"] = INTEGRATION_FQN
+    elif kind == "team":
+        owned["members"] = []
+    return owned
+
+
+def _spare_the_fixture(manifest: dict) -> dict:
+    """The manifest, aimed away from the group that virtual-account permissions name."""
+    if manifest.get("name") == FIXTURES["group_name"]:
+        return {**manifest, "name": f"{FIXTURES['group_name']}-stand-in"}
+    return manifest
 
 
 def _existing_subjects(operation_id: str, body: dict) -> dict:

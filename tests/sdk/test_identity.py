@@ -85,7 +85,7 @@ def run_cli(cli_env: dict, *args: str) -> str:
 
 def new_cli_token(cli_env: dict, email: str, tenant: str) -> str:
     token = run_cli(cli_env, "tokens", "create", "--email", email, "--tenant", tenant)
-    assert token.startswith("sgt_"), "`tokens create` printed no token"
+    assert token.startswith("tfy_sg_"), "`tokens create` printed no token"
     return token
 
 
@@ -242,7 +242,7 @@ def test_pat_create_list_use_delete(make_user, server_url, tenant):
     name = f"pat-{uuid.uuid4().hex[:12]}"
     expires = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     created = user.client.personal_access_tokens.create(name=name, expiration_date=expires, request_options=NO_RETRY)
-    assert created.token.startswith("sgt_") and created.token != user.token
+    assert created.token.startswith("tfy_sg_") and created.token != user.token
 
     # the new token is an API key for a second client, acting as the same user
     second = make_client(server_url, created.token)
@@ -303,7 +303,7 @@ def test_pat_create_for_user_and_revoke_all(client, make_user, server_url, cli_e
     member = make_user("member")
     name = f"for-{uuid.uuid4().hex[:12]}"
     issued = client.personal_access_tokens.create_for_user(name=name, user_email=user.email, request_options=NO_RETRY)
-    assert issued.token.startswith("sgt_")
+    assert issued.token.startswith("tfy_sg_")
     # the token belongs to the user, not to the admin
     assert_works_as(make_client(server_url, issued.token), user.email)
     assert name in {extra(t, "name") for t in drain_all(user.client.personal_access_tokens.list())}
@@ -419,7 +419,7 @@ def test_virtual_account_token_reads_only_its_groups(client, make_user, group_wi
 
     resp = create_va(client, cleanup, name, [(allowed.fqn, "secret-group-editor")], expiration_date="2099-12-31")
     va = resp.data
-    assert resp.token and resp.token.startswith("sgt_")
+    assert resp.token and resp.token.startswith("tfy_sg_")
     assert va.id and va.type and va.tenant_name == tenant and va.account_id
     assert va.manifest.name == name
     assert va.manifest.expiration_date == "2099-12-31"
@@ -567,7 +567,7 @@ def test_virtual_account_regenerate_token(client, group_with_secret, cleanup, se
 
     # grace 0: the old token dies at once, the new one works (and reads the group)
     second = client.virtual_accounts.regenerate_token(va_id, grace_period_in_minutes=0, request_options=NO_RETRY)
-    assert second.token.startswith("sgt_") and second.token != first.token
+    assert second.token.startswith("tfy_sg_") and second.token != first.token
     assert make_client(server_url, second.token).secrets.get(secret_id).data.value == value
     assert_rejected(server_url, first.token)
 

@@ -3,6 +3,8 @@
 //! Every documented route is declared once, with its utoipa annotation, in [`documented_routes`];
 //! the same value yields the router the server mounts and the document the contract test checks.
 
+mod apply;
+mod discovery;
 mod docs;
 mod extract;
 mod health;
@@ -52,7 +54,7 @@ use crate::{error::ApiError, state::AppState};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "secret-groups", version = "1.3.0", license(name = "Apache-2.0")),
+    info(title = "secret-groups", version = "1.5.0", license(name = "Apache-2.0")),
     security(("bearerAuth" = [])),
     modifiers(&BearerAuth),
     components(responses(
@@ -74,6 +76,7 @@ use crate::{error::ApiError, state::AppState};
         (name = "Users", description = "The tenant's users."),
         (name = "Teams", description = "Named sets of users."),
         (name = "Health", description = "Liveness and readiness probes."),
+        (name = "TrueFoundry CLI", description = "What TrueFoundry's CLI and SDK call besides the resource APIs."),
     )
 )]
 struct ApiDoc;
@@ -85,7 +88,9 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearerAuth",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("sgt_ token").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("tfy_sg_ token").build(),
+            ),
         );
     }
 }
@@ -127,6 +132,12 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(teams::list_teams))
         .routes(routes!(teams::get_team, teams::delete_team))
         .routes(routes!(teams::list_team_members))
+        .routes(routes!(discovery::get_min_cli_version))
+        .routes(routes!(discovery::get_tenant_id))
+        .routes(routes!(discovery::get_session))
+        .routes(routes!(apply::apply_manifest))
+        .routes(routes!(apply::delete_manifest))
+        .routes(routes!(apply::resolve_dependency_tree))
 }
 
 /// The document as the server's code declares it (OpenAPI 3.1, from utoipa).

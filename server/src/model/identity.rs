@@ -13,7 +13,7 @@ pub struct EmptyResponse {}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
-    /// The token (`sgt_…`); shown only in this answer.
+    /// The token (`tfy_sg_…`); shown only in this answer.
     #[schema(value_type = String)]
     pub token: SecretString,
 }

@@ -338,8 +338,10 @@ pub struct DeleteSecretResponse(pub i64);
 
 mod identity;
 mod names;
+mod tfy;
 pub use identity::*;
 pub use names::*;
+pub use tfy::*;
 
 #[cfg(test)]
 mod tests {

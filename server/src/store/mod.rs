@@ -12,8 +12,10 @@
 //! home: the error type (`error`), connecting (`connect`), write transactions and group commit
 //! (`write`), the list query (`list`), page bounds (`page`), mapping a row to a type by column
 //! name (`row`), running a read's statements on either kind of connection (`reader`),
-//! synchronous SQLite connections (`sqlite_read`), sealing values with unwrapped data keys (`sealing`), the caller of a write
-//! (`actor`), the first start (`bootstrap`), and one module per table group.
+//! synchronous SQLite connections (`sqlite_read`), sealing values with unwrapped data keys
+//! (`sealing`), the caller of a write (`actor`), the first start (`bootstrap`), and one module
+//! per table group (`named`: teams and virtual accounts found by name, for the generic manifest
+//! operations).
 
 pub mod access;
 pub mod actor;
@@ -25,6 +27,7 @@ pub mod identity;
 pub mod keys;
 mod list;
 mod migrate;
+pub mod named;
 pub mod page;
 mod reader;
 mod row;

@@ -105,7 +105,7 @@ async fn first_start_prints_a_working_token_and_tokens_create_adds_another() {
     let database_url = format!("sqlite://{}", dir.path().join("fresh.db").display());
     let mut running = start(&database_url, None).await;
     let stdout = running.child.stdout.take().expect("stdout");
-    let (printed, _) = timeout(Duration::from_secs(10), read_until(stdout, |l| l.trim_start().starts_with("sgt_")))
+    let (printed, _) = timeout(Duration::from_secs(10), read_until(stdout, |l| l.trim_start().starts_with("tfy_sg_")))
         .await
         .expect("the first start prints a token");
     running.stdout = printed;
@@ -146,7 +146,7 @@ async fn first_start_prints_a_working_token_and_tokens_create_adds_another() {
     let (status, _) = stop(again).await;
     assert!(status.success());
     let (printed, _) = read_until(stdout, |_| false).await;
-    assert!(printed.iter().all(|l| !l.contains("sgt_")), "a restart printed a token: {printed:?}");
+    assert!(printed.iter().all(|l| !l.contains("tfy_sg_")), "a restart printed a token: {printed:?}");
 }
 
 #[tokio::test]

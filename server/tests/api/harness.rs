@@ -273,7 +273,7 @@ impl TestServer {
 }
 
 fn uuid_simple() -> String {
-    auth::generate_token()[4..].to_ascii_lowercase().replace(['-', '_'], "x")[..24].to_owned()
+    auth::generate_token()[auth::TOKEN_PREFIX.len()..].to_ascii_lowercase().replace(['-', '_'], "x")[..24].to_owned()
 }
 
 /// A new master key, base64 (what `SG_MASTER_KEY` takes).

@@ -224,7 +224,7 @@ async fn personal_access_token_lifecycle(backend: Backend) {
     let client = server.client();
 
     let token = create_pat(&client, "ci-deploy").await;
-    assert!(token.starts_with("sgt_") && token.len() == 47, "token shape: {} chars", token.len());
+    assert!(token.starts_with("tfy_sg_") && token.len() == 50, "token shape: {} chars", token.len());
     let me = assert_works(&server, &token).await;
     assert_eq!(slug(&me), "admin@localhost");
 
@@ -239,7 +239,7 @@ async fn personal_access_token_lifecycle(backend: Backend) {
     let (status, body) = json_of(response).await;
     assert_eq!(status, 200, "{body}");
     let text = body.to_string();
-    assert!(!text.contains(&token) && !text.contains(&server.token) && !text.contains("sgt_"), "{body}");
+    assert!(!text.contains(&token) && !text.contains(&server.token) && !text.contains("tfy_sg_"), "{body}");
     let mut keys = Vec::new();
     all_keys(&body, &mut keys);
     assert!(!keys.iter().any(|k| k == "token" || k == "tokenHash"), "{body}");
@@ -449,7 +449,7 @@ async fn virtual_account_token_is_shown_once_and_scoped_to_its_permissions(backe
     let sent = vec![permission("group-a", Viewer)];
     let created = put_account(&admin, account("ci-reader", Some(sent.clone()), None, false)).await;
     let token = created.token.expect("a new account's token is answered once");
-    assert!(token.starts_with("sgt_"));
+    assert!(token.starts_with("tfy_sg_"));
     let va = created.data;
     assert_eq!((va.name.as_str(), va.type_), ("ci-reader", types::VirtualAccountType::VirtualAccount));
     assert_eq!((va.created_by.as_str(), va.tenant_name.as_str(), va.is_expired), ("admin@localhost", "default", false));

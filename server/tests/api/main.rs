@@ -19,4 +19,5 @@ mod identity;
 mod lists;
 mod observability;
 mod secrets;
+mod tfy;
 mod token_cache;

@@ -54,6 +54,12 @@ const ALL_OPERATIONS: Record<OperationId, true> = {
   getTeam: true,
   deleteTeam: true,
   listTeamMembers: true,
+  getMinCliVersion: true,
+  getTenantId: true,
+  getSession: true,
+  applyManifest: true,
+  deleteManifest: true,
+  resolveDependencyTree: true,
 };
 const called = new Set<OperationId>();
 
@@ -357,10 +363,76 @@ async function main(): Promise<void> {
   }
 
   await identities(suffix);
+  await trueFoundryCli(suffix);
 
   const missing = (Object.keys(ALL_OPERATIONS) as OperationId[]).filter((op) => !called.has(op));
   assert.deepEqual(missing, [], `operations never called: ${missing.join(", ")}`);
   console.log(`typescript-client: all ${called.size} operations called and checked`);
+}
+
+/** What TrueFoundry's CLI calls: discovery (two of them without a token), then apply, delete and
+ * the dependency tree by manifest. */
+async function trueFoundryCli(suffix: string): Promise<void> {
+  const versions = ok("getMinCliVersion", await anonymous.GET("/api/svc/v1/min-cli-version"));
+  assert.equal(versions.truefoundryCliMinVersion, "0.17.5");
+  assert.equal(versions.useSFYServerAuthAPIs, true);
+  const tenant = ok(
+    "getTenantId",
+    await anonymous.GET("/api/svc/v1/tenant-id", { params: { query: { hostName: "elsewhere.example" } } }),
+  );
+  assert.deepEqual(tenant, { tenantName: "default", auth_server_url: "" });
+  fails("getSession", await anonymous.GET("/api/svc/v1/session"), 401, "unauthenticated");
+  const session = ok("getSession", await client.GET("/api/svc/v1/session"));
+  assert.equal(session.user.email, "admin@localhost");
+  assert.equal(session.user.subject.subjectSlug, "admin@localhost");
+  assert.equal(session.tenantInfo.tenantName, "default");
+
+  const team = `ts-cli-team-${suffix}`;
+  const group = `ts-cli-group-${suffix}`;
+  const groupManifest = {
+    type: "secret-group",
+    name: group,
+    integration_fqn: "internal:secret-store:internal-secret-store",
+    collaborators: [
+      { subject: "user:admin@localhost", role_id: "secret-group-admin" },
+      { subject: `team:${team}`, role_id: "secret-group-viewer" },
+    ],
+  };
+  const teamManifest = { type: "team", name: team, members: [] };
+  const tree = ok(
+    "resolveDependencyTree",
+    await client.POST("/api/svc/v1/dependency-tree", { body: { manifests: [groupManifest, teamManifest] } }),
+  );
+  assert.deepEqual(
+    tree.data.map((r) => [r.resourceType, r.resourceName, r.dependencies.map((d) => d.resourceName)]),
+    [
+      ["team", team, []],
+      ["secret-group", group, [team]],
+    ],
+  );
+  const teamApplied = ok("applyManifest", await client.PUT("/api/svc/v1/apply", { body: { manifest: teamManifest } }));
+  assert.equal(teamApplied.action, "CREATE");
+  const created = ok(
+    "applyManifest",
+    await client.PUT("/api/svc/v1/apply", { body: { manifest: groupManifest, dryRun: false } }),
+  );
+  assert.equal(created.action, "CREATE");
+  assert.equal(created.existingManifest, undefined);
+  assert.equal(created.data.name, group);
+  const again = ok("applyManifest", await client.PUT("/api/svc/v1/apply", { body: { manifest: groupManifest } }));
+  assert.equal(again.action, "UPDATE");
+  assert.deepEqual(again.existingManifest, groupManifest);
+  const refused = fails(
+    "applyManifest",
+    await client.PUT("/api/svc/v1/apply", { body: { manifest: { type: "cluster", name: group } } }),
+    422,
+    "validation_failed",
+  );
+  assert.ok(refused.message.includes("secret-group, team, virtual-account"), refused.message);
+  for (const manifest of [groupManifest, teamManifest]) {
+    assert.deepEqual(ok("deleteManifest", await client.POST("/api/svc/v1/delete", { body: { manifest } })), {});
+  }
+  fails("deleteManifest", await client.POST("/api/svc/v1/delete", { body: { manifest: groupManifest } }), 404, "not_found");
 }
 
 /** Personal access tokens, virtual accounts, users and teams. Only the bootstrap admin
@@ -398,7 +470,7 @@ async function identities(suffix: string): Promise<void> {
       body: { name: patName, expirationDate: "2099-01-01T00:00:00.000Z" },
     }),
   ).token;
-  assert.ok(pat.startsWith("sgt_"), "a personal access token starts with sgt_");
+  assert.ok(pat.startsWith("tfy_sg_"), "a personal access token starts with tfy_sg_");
   assert.notEqual(pat, token);
   const viaPat = ok("getCurrentUser", await bearer(pat).GET("/api/svc/v1/x/users/info"));
   assert.equal(viaPat.id, me.id, "the new token acts as its user");
@@ -440,7 +512,7 @@ async function identities(suffix: string): Promise<void> {
       body: { name: forUserName, userEmail: adminEmail },
     }),
   ).token;
-  assert.ok(forUser.startsWith("sgt_"));
+  assert.ok(forUser.startsWith("tfy_sg_"));
   assert.equal(ok("getCurrentUser", await bearer(forUser).GET("/api/svc/v1/x/users/info")).subjectSlug, adminEmail);
   fails(
     "createPersonalAccessTokenForUser",
@@ -552,7 +624,7 @@ async function identities(suffix: string): Promise<void> {
   const va = createdVa.data;
   const vaToken = createdVa.token;
   assert.ok(vaToken, "a new virtual account answers its token");
-  assert.ok(vaToken.startsWith("sgt_"));
+  assert.ok(vaToken.startsWith("tfy_sg_"));
   assert.equal(va.type, "virtual-account");
   assert.equal(va.name, vaName);
   assert.equal(va.tenantName, "default");
@@ -653,7 +725,7 @@ async function identities(suffix: string): Promise<void> {
       body: { gracePeriodInMinutes: 0 },
     }),
   ).token;
-  assert.ok(newVaToken.startsWith("sgt_"));
+  assert.ok(newVaToken.startsWith("tfy_sg_"));
   assert.notEqual(newVaToken, vaToken);
   const newSession = ok("getCurrentUser", await bearer(newVaToken).GET("/api/svc/v1/x/users/info"));
   assert.equal(newSession.subjectType, "serviceaccount");
