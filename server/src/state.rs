@@ -61,4 +61,6 @@ pub struct Shared {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// Memory and time request bodies may take (see `body_budget`).
     pub bodies: Arc<BodyBudget>,
+    /// The audit trail's appender and file (`crate::audit`).
+    pub audit: crate::audit::Audit,
 }

@@ -138,7 +138,9 @@ pub fn app(state: AppState) -> Router {
     let (api, openapi) = documented_routes().split_for_parts();
     let operations = operation::Operations::from_document(&openapi);
     // After routing (route_layer), where the matched route names the operation.
-    api.route_layer(middleware::from_fn(move |request, next| operation::tag(operations.clone(), request, next)))
+    // The audit capture runs inside the operation tag (it names events by the operation).
+    api.route_layer(middleware::from_fn_with_state(state.clone(), crate::audit::capture::capture))
+        .route_layer(middleware::from_fn(move |request, next| operation::tag(operations.clone(), request, next)))
         .merge(docs::router())
         .fallback(|| async { ApiError::not_found("no such route").into_response() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })

@@ -86,7 +86,15 @@ pub async fn list_secrets(
     let page =
         secrets::list(&state.db, &*state.keys, &caller.tenant_id, &filter, visibility, with_value, request).await?;
     let pagination = view::pagination(&page, offset, limit);
-    let data = page.rows.into_iter().map(|row| view::secret(&caller, row, with_value)).collect::<Result<_, _>>()?;
+    let data: Vec<_> =
+        page.rows.into_iter().map(|row| view::secret(&caller, row, with_value)).collect::<Result<_, _>>()?;
+    if with_value {
+        // Values are answered only once this read is on record (`crate::audit::capture`).
+        crate::audit::scope::reads_values();
+        for secret in &data {
+            crate::audit::scope::resource("secret", Some(&secret.id), Some(&secret.fqn));
+        }
+    }
     Ok(Json(ListSecretsResponse { data, pagination }))
 }
 
@@ -125,6 +133,9 @@ pub async fn get_secret(
     authz::authorize_existing_group(&state, &caller, sealed.group_id(), GroupAction::ReadValues).await?;
     let (row, version_rows) = sealed.open(&*state.keys)?;
     let mut secret = view::secret(&caller, row, true)?;
+    // The value is answered only once this read is on record (`crate::audit::capture`).
+    crate::audit::scope::reads_values();
+    crate::audit::scope::resource("secret", Some(&secret.id), Some(&secret.fqn));
     secret.secret_versions = Some(view::versions(&secret, version_rows)?);
     Ok(Json(SecretResponse { data: secret }))
 }

@@ -108,6 +108,7 @@ impl TestServer {
             list_timeout_ms: 10_000,
             trusted_proxies: Default::default(),
             connections: Default::default(),
+            audit: Default::default(),
         };
         configure(&mut args);
         let mut server = Self {
