@@ -3,6 +3,7 @@
 //! Every documented route is declared once, with its utoipa annotation, in [`documented_routes`];
 //! the same value yields the router the server mounts and the document the contract test checks.
 
+mod audit_events;
 mod docs;
 mod extract;
 mod health;
@@ -51,7 +52,7 @@ use crate::{error::ApiError, state::AppState};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "secret-groups", version = "1.3.0", license(name = "Apache-2.0")),
+    info(title = "secret-groups", version = "1.4.0", license(name = "Apache-2.0")),
     security(("bearerAuth" = [])),
     modifiers(&BearerAuth),
     components(responses(
@@ -73,6 +74,7 @@ use crate::{error::ApiError, state::AppState};
         (name = "Users", description = "The tenant's users."),
         (name = "Teams", description = "Named sets of users."),
         (name = "Health", description = "Liveness and readiness probes."),
+        (name = "Audit Events", description = "Who read which secret, who changed what, who was refused."),
     )
 )]
 struct ApiDoc;
@@ -126,6 +128,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(teams::list_teams))
         .routes(routes!(teams::get_team, teams::delete_team))
         .routes(routes!(teams::list_team_members))
+        .routes(routes!(audit_events::list_audit_events))
 }
 
 /// The document as the server's code declares it (OpenAPI 3.1, from utoipa).

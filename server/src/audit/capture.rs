@@ -56,7 +56,7 @@ pub async fn capture(State(state): State<AppState>, mut request: Request, next: 
     }
 }
 
-/// The object a route's path names (`/secret-groups/{id}` → `("secret-groups", id)`), so every
+/// The object a route's path names (`/secret-groups/{id}` → `("secret-group", id)`), so every
 /// event of a request on one object names it, whatever the handler adds.
 fn path_resource(request: &Request) -> Option<(String, String)> {
     let template = request.extensions().get::<MatchedPath>()?.as_str();
@@ -65,5 +65,7 @@ fn path_resource(request: &Request) -> Option<(String, String)> {
     let at = templates.iter().position(|segment| segment.starts_with('{'))?;
     let kind = templates.get(at.checked_sub(1)?)?;
     // Only what the router matched, so at most a path segment; percent-escapes stay as sent.
-    Some(((*kind).to_owned(), (*actual.get(at)?).to_owned()))
+    // `secret-groups` → `secret-group`: the kind of one object, as handlers name it.
+    let kind = kind.strip_suffix('s').unwrap_or(kind);
+    Some((kind.to_owned(), (*actual.get(at)?).to_owned()))
 }

@@ -179,8 +179,19 @@ pub fn resource(kind: &str, id: Option<&str>, fqn: Option<&str>) {
         if let Some(fqn) = fqn {
             item.insert("fqn".to_owned(), json!(fqn));
         }
-        if !state.resources.iter().any(|r| r.as_object() == Some(&item)) {
-            state.resources.push(Value::Object(item));
+        // The same object named twice is one: by the path, then by the handler with its FQN; or
+        // by the handler with its FQN, then by the store with the id it just made.
+        let same = |r: &&mut Value| {
+            r["type"] == item["type"]
+                && match (r.get("id"), item.get("id")) {
+                    (Some(known), Some(id)) => known == id,
+                    (None, Some(_)) => item.get("fqn").is_none(),
+                    _ => false,
+                }
+        };
+        match state.resources.iter_mut().find(|r| same(r)) {
+            Some(Value::Object(known)) => known.extend(item),
+            _ => state.resources.push(Value::Object(item)),
         }
     });
 }

@@ -336,8 +336,10 @@ pub struct DeleteSecretGroupResponse {}
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeleteSecretResponse(pub i64);
 
+mod audit;
 mod identity;
 mod names;
+pub use audit::*;
 pub use identity::*;
 pub use names::*;
 

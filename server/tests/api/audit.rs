@@ -229,9 +229,148 @@ async fn two_replicas_writing_concurrently_still_verify(backend: Backend) {
     first.stop().await;
 }
 
+async fn audit_events(server: &TestServer, token: &str, query: &str) -> (u16, Value) {
+    let response = server.http().get(server.url(&format!("/api/svc/v1/audit-events{query}"))).bearer_auth(token);
+    let response = response.send().await.expect("audit events");
+    (response.status().as_u16(), response.json().await.expect("JSON"))
+}
+
+async fn the_api_shows_the_tenants_events_to_its_admins_only(backend: Backend) {
+    let file = tempfile::NamedTempFile::new().expect("audit file");
+    let path = file.path().to_owned();
+    let server = TestServer::start_with(backend, |args| args.audit.audit_file = Some(path.clone())).await;
+    let member = server.user("default", "member@example.com", false).await;
+    let other_admin = server.other_tenant("elsewhere").await;
+    let (_, secret, name) = canary_group(&server).await;
+    assert_eq!(get(&server, &server.token, &format!("/api/svc/v1/secrets/{secret}")).await.0, 200);
+    assert_eq!(get(&server, &member, &format!("/api/svc/v1/secrets/{secret}")).await.0, 403);
+    assert_eq!(get(&server, &other_admin, &format!("/api/svc/v1/secrets/{secret}")).await.0, 404);
+
+    let (status, body) = audit_events(&server, &member, "").await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")), "{body}");
+    let (status, all) = audit_events(&server, &server.token, "").await;
+    assert_eq!(status, 200, "{all}");
+    let actions: Vec<(&str, i64)> = all["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap_or(""), e["statusCode"].as_i64().unwrap_or(0)))
+        .collect();
+    // Newest first; the member's refused call on the audit API itself is on record too.
+    assert_eq!(
+        actions,
+        [("listAuditEvents", 403), ("getSecret", 403), ("getSecret", 200), ("createSecretGroup", 200)],
+        "{all}"
+    );
+    assert_eq!(all["pagination"], json!({"total": 4, "offset": 0, "limit": 100}));
+    let read = &all["data"][2];
+    assert_eq!(read["actor"], json!({"type": "user", "id": read["actor"]["id"], "name": "admin@localhost"}));
+    assert_eq!(read["resources"], json!([{"type": "secret", "id": secret, "fqn": format!("default:{name}:API_KEY")}]));
+    // The other tenant sees only its own (its admin's 404).
+    let (_, theirs) = audit_events(&server, &other_admin, "").await;
+    assert_eq!(theirs["pagination"]["total"], 1, "{theirs}");
+
+    for (query, expected) in [
+        ("?action=getSecret", 2),
+        ("?actor=member@example.com", 2),
+        ("?statusCode=200", 2),
+        (&format!("?resourceFqn=default:{name}:API_KEY") as &str, 1),
+        (&format!("?resourceFqn=default:{name}"), 1),
+        ("?since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z", 4),
+        ("?until=2000-01-01T00:00:00Z", 0),
+        ("?limit=1&offset=1", 4),
+    ] {
+        let (status, page) = audit_events(&server, &server.token, query).await;
+        assert_eq!((status, page["pagination"]["total"].as_i64()), (200, Some(expected)), "{query}: {page}");
+    }
+    let (_, page) = audit_events(&server, &server.token, "?limit=1&offset=1").await;
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(1));
+    for bad in ["?statusCode=abc", "?statusCode=700", "?since=yesterday", "?limit=0"] {
+        let (status, body) = audit_events(&server, &server.token, bad).await;
+        assert_eq!((status, body["code"].as_str()), (422, Some("validation_failed")), "{bad}: {body}");
+    }
+
+    // The API answer, the database and the SIEM file: no value, no token.
+    let (_, all) = audit_events(&server, &server.token, "").await;
+    let lines = std::fs::read_to_string(&path).expect("audit file");
+    let rows = format!("{:?}", stored(&server).await);
+    assert_eq!(lines.lines().count(), stored(&server).await.len(), "every event in the file: {lines}");
+    for line in lines.lines() {
+        let event: Value = serde_json::from_str(line).expect("a JSON line");
+        assert!(event["hash"].as_str().is_some_and(|h| h.len() == 64), "{line}");
+    }
+    for canary in [CANARY_VALUE, &server.token, &member, &other_admin] {
+        for (place, text) in [("API", all.to_string()), ("database", rows.clone()), ("file", lines.clone())] {
+            assert!(!text.contains(canary), "the {place} holds a canary");
+        }
+    }
+    server.stop().await;
+}
+
+async fn audit_off_records_nothing(backend: Backend) {
+    let server = TestServer::start_with(backend, |args| args.audit.audit = "off".to_owned()).await;
+    let (_, secret, _) = canary_group(&server).await;
+    assert_eq!(get(&server, &server.token, &format!("/api/svc/v1/secrets/{secret}")).await.0, 200);
+    assert!(stored(&server).await.is_empty());
+    server.stop().await;
+}
+
+async fn prune_keeps_the_rest_verifiable(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    chain_of_three(&server).await;
+    let cut: i64 =
+        sqlx::query_scalar("SELECT MAX(at) FROM audit_events").fetch_one(server.state.db.pool()).await.expect("max");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let (_, secret, _) = canary_group(&server).await;
+    assert_eq!(get(&server, &server.token, &format!("/api/svc/v1/secrets/{secret}")).await.0, 200);
+    let before = stored(&server).await.len();
+    let deleted = audit::prune(&server.state.db, cut + 1).await.expect("prune");
+    let after = stored(&server).await;
+    assert!(deleted > 0 && after.len() as u64 == before as u64 - deleted, "{deleted} of {before}");
+    assert!(after.iter().all(|e| e.at > cut), "only newer events are left");
+    assert_eq!(first_mismatch(&server).await, None, "what is left verifies from the anchors");
+    // Appends continue the anchored chains.
+    assert_eq!(get(&server, &server.token, &format!("/api/svc/v1/secrets/{secret}")).await.0, 200);
+    assert_eq!(first_mismatch(&server).await, None);
+    // And tampering after a prune is still found.
+    execute(&server, "UPDATE audit_events SET status_code = 201 WHERE chain = $1", &after[0].chain).await;
+    assert!(first_mismatch(&server).await.is_some());
+    server.stop().await;
+}
+
+/// The binary's `audit verify`: exit 0 on an intact log, non-zero naming the event otherwise.
+async fn the_verify_command_exits_non_zero_naming_the_event(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let chain = chain_of_three(&server).await;
+    let id = event_id(&server, &chain, 3).await;
+    let run = || async {
+        let output = tokio::process::Command::new(crate::cli::BIN)
+            .args(["audit", "verify", "--tenant", "default"])
+            .args(server.cli_store_args())
+            .output()
+            .await
+            .expect("run audit verify");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr),
+        )
+    };
+    let (ok, text) = run().await;
+    assert!(ok, "{text}");
+    execute(&server, "UPDATE audit_events SET request_id = 'forged' WHERE chain = $1 AND seq = 3", &chain).await;
+    let (ok, text) = run().await;
+    assert!(!ok, "{text}");
+    assert!(text.contains(&format!("chain {chain} seq 3 (event {id})")), "{text}");
+    server.stop().await;
+}
+
 crate::on_both_backends!(
     each_audited_action_appears_without_values_or_tokens,
     verify_names_an_edited_deleted_or_swapped_event,
     value_reads_fail_closed_when_events_cannot_be_stored,
     two_replicas_writing_concurrently_still_verify,
+    the_api_shows_the_tenants_events_to_its_admins_only,
+    audit_off_records_nothing,
+    prune_keeps_the_rest_verifiable,
+    the_verify_command_exits_non_zero_naming_the_event,
 );
