@@ -211,3 +211,52 @@ pub fn change(kind: &str, item: Value) {
 pub fn reads_values() {
     with(|state| state.reads_values = true);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(write: bool) -> Arc<Draft> {
+        Arc::new(Draft::new("r".into(), "getSecret", "127.0.0.1".into(), write))
+    }
+
+    #[tokio::test]
+    async fn events_are_due_for_value_reads_and_refusals_only() {
+        let read = draft(false);
+        run(read.clone(), async { actor("t", "user", "u", "a@b") }).await;
+        assert!(read.due(200).is_none(), "a read without values");
+        assert!(read.due(404).is_some_and(|e| e.actor_name == "a@b" && e.status_code == 404));
+        assert!(read.due(422).is_none(), "not a refusal of access");
+        run(read.clone(), async { reads_values() }).await;
+        assert!(read.due(200).is_some());
+
+        let anonymous = draft(false);
+        assert!(anonymous.due(401).is_none(), "no token presented");
+        run(anonymous.clone(), async { failed_token("0123456789abcdef") }).await;
+        let event = anonymous.due(401).expect("a presented token");
+        assert_eq!((event.actor_type.as_str(), event.actor_id.as_str()), ("token", "0123456789abcdef"));
+        assert!(anonymous.due(403).is_none(), "403 needs an authenticated caller");
+    }
+
+    #[tokio::test]
+    async fn a_write_is_taken_once_and_then_never_due_again() {
+        let write = draft(true);
+        assert!(write.take_write().is_none(), "no caller yet");
+        run(write.clone(), async {
+            actor("t", "user", "u", "a@b");
+            resource("secret-group", None, Some("t:g"));
+            resource("secret-group", Some("id1"), None);
+            change("added", serde_json::json!({"key": "K", "version": 1}));
+        })
+        .await;
+        let event = write.take_write().expect("the write's event");
+        let parsed = |text: &str| serde_json::from_str::<Value>(text).expect("JSON");
+        assert_eq!(parsed(&event.resources), json!([{"type": "secret-group", "fqn": "t:g", "id": "id1"}]));
+        assert_eq!(parsed(&event.changes), json!({"added": [{"key": "K", "version": 1}]}));
+        assert!(write.take_write().is_none());
+        assert!(write.due(200).is_none() && write.due(403).is_none());
+        // Outside a scope, nothing happens and nothing fails.
+        actor("t", "user", "u", "a@b");
+        assert!(current().is_none());
+    }
+}

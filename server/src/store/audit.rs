@@ -10,7 +10,7 @@ use super::{Db, ListQuery, audit_chain, error::StoreResult, like_contains};
 use crate::audit::event::Event;
 
 /// Appends `events` in one transaction (one commit, one fsync for all of them), one random lane
-/// per tenant, heads locked in chain order.
+/// per tenant, heads locked in chain order, each head locked and updated once.
 pub async fn append_all(db: &Db, events: &mut [Event]) -> StoreResult<()> {
     let mut lanes: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for event in events.iter_mut() {
@@ -20,8 +20,8 @@ pub async fn append_all(db: &Db, events: &mut [Event]) -> StoreResult<()> {
     // Stable: the events of one chain keep their order.
     events.sort_by(|a, b| a.chain.cmp(&b.chain));
     let mut wtx = db.begin_write().await?;
-    for event in events.iter_mut() {
-        audit_chain::append(wtx.conn(), db.backend(), event).await?;
+    for run in events.chunk_by_mut(|a, b| a.chain == b.chain) {
+        audit_chain::append_run(wtx.conn(), db.backend(), run).await?;
     }
     wtx.commit().await
 }

@@ -32,10 +32,32 @@ pub async fn append(conn: &mut AnyConnection, backend: Backend, event: &mut Even
     if event.chain.is_empty() {
         event.chain = pick_chain(&event.tenant_id);
     }
-    let (last_seq, last_hash) = lock_head(conn, backend, &event.chain, &event.tenant_id).await?;
-    event.seq = last_seq + 1;
-    event.prev_hash = last_hash;
-    event.hash = event.compute_hash();
+    append_run(conn, backend, std::slice::from_mut(event)).await
+}
+
+/// Appends `events`, which all name the same chain, in order: the head locked and updated once.
+pub async fn append_run(conn: &mut AnyConnection, backend: Backend, events: &mut [Event]) -> StoreResult<()> {
+    let Some(first) = events.first() else { return Ok(()) };
+    let (chain, tenant_id) = (first.chain.clone(), first.tenant_id.clone());
+    let (mut seq, mut hash) = lock_head(conn, backend, &chain, &tenant_id).await?;
+    for event in events.iter_mut() {
+        seq += 1;
+        event.seq = seq;
+        event.prev_hash = std::mem::take(&mut hash);
+        event.hash = event.compute_hash();
+        hash.clone_from(&event.hash);
+        insert(conn, event).await?;
+    }
+    sqlx::query("UPDATE audit_chains SET last_seq = $1, last_hash = $2 WHERE chain = $3")
+        .bind(seq)
+        .bind(&hash)
+        .bind(&chain)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn insert(conn: &mut AnyConnection, event: &Event) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO audit_events (id, tenant_id, chain, seq, at, request_id, action, actor_type, actor_id,
              actor_name, source, resources, status_code, changes, prev_hash, hash)
@@ -59,12 +81,6 @@ pub async fn append(conn: &mut AnyConnection, backend: Backend, event: &mut Even
     .bind(&event.hash)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE audit_chains SET last_seq = $1, last_hash = $2 WHERE chain = $3")
-        .bind(event.seq)
-        .bind(&event.hash)
-        .bind(&event.chain)
-        .execute(&mut *conn)
-        .await?;
     Ok(())
 }
 
