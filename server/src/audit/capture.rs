@@ -22,6 +22,9 @@ use crate::{
 
 /// Operations that take a POST but write nothing.
 const READ_ONLY_POSTS: &[&str] = &["listSecrets"];
+/// Operations without a caller, which nothing is ever recorded for: no draft, no cost (the
+/// probes are called often).
+const NEVER_AUDITED: &[&str] = &["getLiveness", "getReadiness"];
 
 /// Route middleware, inside the operation tag (it needs the operation).
 pub async fn capture(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
@@ -30,6 +33,9 @@ pub async fn capture(State(state): State<AppState>, mut request: Request, next: 
     else {
         return next.run(request).await;
     };
+    if NEVER_AUDITED.contains(&action) {
+        return next.run(request).await;
+    }
     let request_id = request.extensions().get::<RequestId>().map(|id| id.to_string()).unwrap_or_default();
     let source = ClientAddr::of(request.extensions()).map(|ip| ip.to_string()).unwrap_or_default();
     let write = !matches!(*request.method(), Method::GET | Method::HEAD) && !READ_ONLY_POSTS.contains(&action);

@@ -68,3 +68,58 @@ pub async fn write_async(sink: Arc<FileSink>, events: Vec<Event>) -> std::io::Re
         Err(e) => Err(std::io::Error::other(e.to_string())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str) -> Event {
+        Event {
+            id: id.into(),
+            tenant_id: "t".into(),
+            chain: "t/0".into(),
+            seq: 1,
+            at: 1,
+            request_id: "r".into(),
+            action: "getSecret".into(),
+            actor_type: "user".into(),
+            actor_id: "u".into(),
+            actor_name: "a@b".into(),
+            source: String::new(),
+            resources: "[]".into(),
+            status_code: 200,
+            changes: "{}".into(),
+            prev_hash: String::new(),
+            hash: "h".into(),
+        }
+    }
+
+    #[test]
+    fn appends_json_lines_and_reopens_after_rotation() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("audit.jsonl");
+        let sink = FileSink::open(&path).expect("open");
+        sink.write(&[event("e1"), event("e2")]).expect("write");
+        // logrotate moves the file away; until SIGHUP the old file keeps receiving events.
+        let rotated = dir.path().join("audit.jsonl.1");
+        std::fs::rename(&path, &rotated).expect("rotate");
+        sink.write(&[event("e3")]).expect("write");
+        sink.reopen().expect("reopen");
+        sink.write(&[event("e4")]).expect("write");
+        let ids = |p: &Path| -> Vec<String> {
+            std::fs::read_to_string(p)
+                .expect("read")
+                .lines()
+                .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON")["id"].to_string())
+                .collect()
+        };
+        assert_eq!(ids(&rotated), ["\"e1\"", "\"e2\"", "\"e3\""]);
+        assert_eq!(ids(&path), ["\"e4\""]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).expect("metadata").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
+}
