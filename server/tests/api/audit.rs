@@ -364,6 +364,48 @@ async fn the_verify_command_exits_non_zero_naming_the_event(backend: Backend) {
     server.stop().await;
 }
 
+/// Identity writes are audited too, and the tokens they answer never reach an event.
+async fn identity_writes_are_audited_without_the_tokens_they_answer(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.user("default", "dev@example.com", false).await;
+    let http = server.http();
+    let token = server.token.clone();
+    let send = |request: reqwest::RequestBuilder| {
+        let request = request.bearer_auth(&token);
+        async move {
+            let response = request.send().await.expect("request");
+            let status = response.status().as_u16();
+            let body = response.json::<Value>().await.expect("JSON");
+            assert_eq!(status, 200, "{body}");
+            body
+        }
+    };
+    let pat =
+        send(http.post(server.url("/api/svc/v1/personal-access-tokens")).json(&json!({"name": "ci-token"}))).await;
+    let (_, _, group) = canary_group(&server).await;
+    let permission = json!({"resource_fqn": format!("default:{group}"), "resource_type": "secret-group",
+                            "role_id": "secret-group-viewer"});
+    let va = json!({"manifest": {"name": "deployer", "permissions": [permission], "expiration_date": "2099-01-01"}});
+    let va = send(http.put(server.url("/api/svc/v1/virtual-accounts")).json(&va)).await;
+    let team = json!({"manifest": {"name": "payments-team", "members": ["dev@example.com"]}});
+    send(http.put(server.url("/api/svc/v1/teams")).json(&team)).await;
+    let roles = json!({"email": "dev@example.com", "roles": ["tenant-admin"]});
+    send(http.patch(server.url("/api/svc/v1/users/roles")).json(&roles)).await;
+    let events = stored(&server).await;
+    for action in ["createPersonalAccessToken", "createOrUpdateVirtualAccount", "createOrUpdateTeam", "updateUserRoles"]
+    {
+        let found = find(&events, action, 200);
+        assert_eq!(found.len(), 1, "{action}: {events:#?}");
+        assert_eq!(found[0].actor_name, "admin@localhost");
+    }
+    let everything = format!("{events:?}");
+    for token in [pat["token"].as_str(), va["token"].as_str()] {
+        let token = token.expect("a token answered once");
+        assert!(!everything.contains(token), "an event holds a token it answered");
+    }
+    server.stop().await;
+}
+
 crate::on_both_backends!(
     each_audited_action_appears_without_values_or_tokens,
     verify_names_an_edited_deleted_or_swapped_event,
@@ -373,4 +415,5 @@ crate::on_both_backends!(
     audit_off_records_nothing,
     prune_keeps_the_rest_verifiable,
     the_verify_command_exits_non_zero_naming_the_event,
+    identity_writes_are_audited_without_the_tokens_they_answer,
 );
