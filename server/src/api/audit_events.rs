@@ -68,6 +68,7 @@ fn view(event: Event) -> Result<AuditEvent, ApiError> {
             kind: item["type"].as_str().unwrap_or_default().to_owned(),
             id: item["id"].as_str().map(str::to_owned),
             fqn: item["fqn"].as_str().map(str::to_owned),
+            name: item["name"].as_str().map(str::to_owned),
         })
         .collect();
     let changes = serde_json::from_str(&event.changes)

@@ -196,6 +196,17 @@ pub fn resource(kind: &str, id: Option<&str>, fqn: Option<&str>) {
     });
 }
 
+/// An object named by its name rather than an id or FQN: a user's e-mail, a team's, a virtual
+/// account's or a token's name.
+pub fn resource_named(kind: &str, name: &str) {
+    with(|state| {
+        let item = json!({ "type": kind, "name": name });
+        if !state.resources.contains(&item) {
+            state.resources.push(item);
+        }
+    });
+}
+
 /// One item of what a write changed, appended to the list `kind` (`added`, `changed`,
 /// `removed`, `collaborators`…). Never a value.
 pub fn change(kind: &str, item: Value) {

@@ -32,6 +32,10 @@ pub struct AuditResource {
     #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fqn: Option<String>,
+    /// For objects known by name: a user's e-mail, a team's, virtual account's or token's name.
+    #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// One audited request: a read of values, a write, or a refusal. Never holds a value or a token.
@@ -54,7 +58,7 @@ pub struct AuditEvent {
     /// The answer's HTTP status.
     pub status_code: i64,
     /// For writes, what changed: lists `added`, `changed` (keys with their new version),
-    /// `removed`, `collaborators`. Empty for reads and refusals.
+    /// `removed`, `collaborators`, `permissions`, `members`, `roles`. Empty for reads and refusals.
     #[schema(value_type = Object)]
     pub changes: serde_json::Value,
     /// The hash chain this event is in, its place there, its hash and the previous one's

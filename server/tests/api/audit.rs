@@ -398,6 +398,14 @@ async fn identity_writes_are_audited_without_the_tokens_they_answer(backend: Bac
         assert_eq!(found.len(), 1, "{action}: {events:#?}");
         assert_eq!(found[0].actor_name, "admin@localhost");
     }
+    let one = |action: &str| find(&events, action, 200)[0].clone();
+    let roles = one("updateUserRoles");
+    let parsed = |text: &str| serde_json::from_str::<Value>(text).expect("JSON");
+    assert_eq!(parsed(&roles.resources), json!([{"type": "user", "name": "dev@example.com"}]));
+    assert_eq!(parsed(&roles.changes), json!({"roles": ["tenant-admin"]}));
+    assert!(one("createOrUpdateVirtualAccount").changes.contains(&format!("default:{group}")));
+    assert!(one("createOrUpdateTeam").changes.contains("dev@example.com"));
+    assert!(one("createPersonalAccessToken").resources.contains(r#""name":"ci-token""#));
     let everything = format!("{events:?}");
     for token in [pat["token"].as_str(), va["token"].as_str()] {
         let token = token.expect("a token answered once");
