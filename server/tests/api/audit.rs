@@ -425,3 +425,37 @@ crate::on_both_backends!(
     the_verify_command_exits_non_zero_naming_the_event,
     identity_writes_are_audited_without_the_tokens_they_answer,
 );
+
+/// The binary reopens `SG_AUDIT_FILE` on SIGHUP, after log rotation moved it away.
+#[tokio::test]
+async fn the_binary_reopens_the_audit_file_on_sighup() {
+    let dir = tempfile::tempdir().expect("dir");
+    let database_url = format!("sqlite://{}", dir.path().join("audit.db").display());
+    let (file, rotated) = (dir.path().join("audit.jsonl"), dir.path().join("audit.jsonl.1"));
+    let token = secret_groups_server::auth::generate_token();
+    let file_env = file.display().to_string();
+    let running = crate::cli::start_with(&database_url, Some(&token), &[], &[("SG_AUDIT_FILE", &file_env)]).await;
+    // A 404 for an authenticated caller is audited.
+    let refused = || async {
+        let url = format!("http://{}/api/svc/v1/secrets/no-such-secret", running.address);
+        let response = reqwest::Client::new().get(url).bearer_auth(&token).send().await.expect("GET");
+        assert_eq!(response.status(), 404);
+    };
+    let lines = |path: &std::path::Path| std::fs::read_to_string(path).map_or(0, |text| text.lines().count());
+    refused().await;
+    assert_eq!(lines(&file), 1);
+    std::fs::rename(&file, &rotated).expect("rotate");
+    let pid = running.child.id().expect("pid").to_string();
+    let hup = tokio::process::Command::new("kill").args(["-HUP", &pid]).status().await.expect("kill -HUP");
+    assert!(hup.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while lines(&file) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no event reached the reopened file");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        refused().await;
+    }
+    assert!(lines(&rotated) >= 1, "the rotated file keeps what was written before");
+    let (status, log) = crate::cli::stop(running).await;
+    assert!(status.success());
+    assert!(log.join("\n").contains("reopened the audit file"));
+}
