@@ -26,6 +26,9 @@ const READ_ONLY_POSTS: &[&str] = &["listSecrets"];
 /// probes are called often).
 const NEVER_AUDITED: &[&str] = &["getLiveness", "getReadiness"];
 
+/// Longest path id recorded.
+const MAX_PATH_ID: usize = 128;
+
 /// Route middleware, inside the operation tag (it needs the operation).
 pub async fn capture(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let (Some(appender), Some(Operation(action))) =
@@ -73,5 +76,7 @@ fn path_resource(request: &Request) -> Option<(String, String)> {
     // Only what the router matched, so at most a path segment; percent-escapes stay as sent.
     // `secret-groups` → `secret-group`: the kind of one object, as handlers name it.
     let kind = kind.strip_suffix('s').unwrap_or(kind);
-    Some((kind.to_owned(), (*actual.get(at)?).to_owned()))
+    // Ids are UUIDs; a longer segment is cut, so a client cannot make events of any size.
+    let id = actual.get(at)?;
+    Some((kind.to_owned(), id.get(..MAX_PATH_ID).unwrap_or(id).to_owned()))
 }
