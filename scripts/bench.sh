@@ -9,7 +9,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="$ROOT/scripts/bench"
-ALL_SCENARIOS=(ceiling get-secret list-groups list-secrets-values list-offset-0 list-offset-90pct
+ALL_SCENARIOS=(ceiling get-secret get-secret-audit-off list-groups list-secrets-values list-offset-0 list-offset-90pct
   create-group update-group)
 
 usage() {
@@ -61,6 +61,9 @@ Output:
 Scenarios (each a row: req/s, p50 and p99 ms, peak server RSS during it, ratio to ceiling):
   ceiling              GET /healthz (no auth, no database)
   get-secret           GET /api/svc/v1/secrets/{id}, ids drawn at random from the seeded ones
+                       (the audit trail on, the default: each read's event is durable first)
+  get-secret-audit-off the same on the same data, the server restarted with SG_AUDIT=off; the
+                       report prints get-secret's throughput as a percentage of this one's
   list-groups          GET /api/svc/v1/secret-groups?limit=100
   list-secrets-values  POST /api/svc/v1/secrets {"limit":100,"withValue":true}
   list-offset-0        POST /api/svc/v1/secrets {"limit":100,"offset":0}
@@ -206,17 +209,27 @@ BENCH_TOKEN="tfy_sg_$(python3 -c 'import secrets; print(secrets.token_urlsafe(32
 export BENCH_TOKEN
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 URL="http://127.0.0.1:$PORT"
+# start_server [VAR=VALUE…]: starts the server on the database with SERVER_ENV and these extra
+# variables, and waits until it is ready. (Exported in a subshell that execs the server, so no
+# secret appears in a command line.)
+start_server() {
+  (export "${SERVER_ENV[@]}" SG_BOOTSTRAP_TOKEN="$BENCH_TOKEN" "$@"
+    exec "$BIN" serve --listen "127.0.0.1:$PORT" --database-url "$DB_URL" >>"$DATA_DIR/server.log" 2>&1) &
+  SERVER_PID=$!
+  for _ in $(seq 1 150); do
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/readyz" || true)" == 200 ]] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 30 "$DATA_DIR/server.log" >&2; die "the server exited"; }
+    sleep 0.2
+  done
+  [[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/readyz")" == 200 ]] || die "the server is not ready"
+}
+stop_server() {
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
 log "starting the server on $BACKEND ($URL, data in $DATA_DIR)"
-# (exported in a subshell that execs the server, so no secret appears in a command line)
-(export "${SERVER_ENV[@]}" SG_BOOTSTRAP_TOKEN="$BENCH_TOKEN"
-  exec "$BIN" serve --listen "127.0.0.1:$PORT" --database-url "$DB_URL" >"$DATA_DIR/server.log" 2>&1) &
-SERVER_PID=$!
-for _ in $(seq 1 150); do
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/readyz" || true)" == 200 ]] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 30 "$DATA_DIR/server.log" >&2; die "the server exited"; }
-  sleep 0.2
-done
-[[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/readyz")" == 200 ]] || die "the server is not ready"
+start_server
 
 # ------------------------------------------------------------------ scale mode
 if ((SCALE)); then
@@ -271,10 +284,17 @@ for s in "${SCENARIOS[@]}"; do
   if [[ "$s" == list-offset-90pct ]]; then
     offset=$(($(total_secrets) * 9 / 10)) detail=", offset $offset"
   fi
+  lua_scenario="$s"
+  if [[ "$s" == get-secret-audit-off ]]; then
+    log "restarting the server with SG_AUDIT=off"
+    stop_server
+    start_server SG_AUDIT=off
+    lua_scenario=get-secret
+  fi
   log "$s (wrk -t $THREADS -c $CONNECTIONS -d $DURATION$detail)"
   sample_rss "$SERVER_PID" "$DATA_DIR/rss-$s.txt" &
   SAMPLER_PID=$!
-  BENCH_SCENARIO="$s" BENCH_DATA="$DATA_DIR" BENCH_RUN="$RUN_ID" BENCH_OFFSET="$offset" \
+  BENCH_SCENARIO="$lua_scenario" BENCH_DATA="$DATA_DIR" BENCH_RUN="$RUN_ID" BENCH_OFFSET="$offset" \
     wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --timeout "$TIMEOUT" --latency \
     -s "$BENCH/scenarios.lua" "$URL" >"$DATA_DIR/wrk-$s.txt" 2>&1 ||
     echo "wrk exited with status $?" >>"$DATA_DIR/wrk-$s.txt"
@@ -283,6 +303,11 @@ for s in "${SCENARIOS[@]}"; do
   SAMPLER_PID=""
   grep -E 'Requests/sec|Non-2xx|Socket errors|bench-lua: sample|wrk exited' "$DATA_DIR/wrk-$s.txt" |
     sed 's/^/    /' >&2 || true
+  if [[ "$s" == get-secret-audit-off ]]; then
+    log "restarting the server with the audit trail on"
+    stop_server
+    start_server
+  fi
 done
 awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status" >"$DATA_DIR/vmhwm.txt"
 

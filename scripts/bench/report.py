@@ -100,6 +100,14 @@ def main():
         ok = r["status"] == "ok" and r["requests_per_s"] is not None
         r["ratio_to_ceiling"] = float(f"{r['requests_per_s'] / ceiling:.4g}") if ceiling and ok else None
 
+    # The audit trail's cost: get-secret (audit on) as a share of the same run with it off.
+    by_name = {r["scenario"]: r for r in results}
+    on, off = by_name.get("get-secret"), by_name.get("get-secret-audit-off")
+    audit_ratio = None
+    if on and off and on["ratio_to_ceiling"] is not None and off["ratio_to_ceiling"] is not None:
+        audit_ratio = float(f"{on['requests_per_s'] / off['requests_per_s']:.4g}")
+    meta["audit_on_to_off"] = audit_ratio
+
     s = meta.get("seed", {})
     built = f"binary {meta['server_bin']} (tree at " if meta.get("server_bin") else ""
     md = [f"Benchmark {built}`{meta['git_sha']}`{' (dirty)' if meta.get('git_dirty') else ''}{')' if built else ''} on "
@@ -130,6 +138,9 @@ def main():
         md.append(f"\nPostgreSQL's own point selects (`pgbench -S -M prepared -c {meta['wrk']['connections']} "
                   f"-j {meta['wrk']['threads']}`, scale 1, same run): {fmt(tps, ',.0f')} tps; "
                   f"get-secret / pgbench = **{fmt_ratio(ratio)}**.")
+    if audit_ratio is not None:
+        md.append(f"\nget-secret with the audit trail on: {audit_ratio:.0%} of its throughput with "
+                  f"SG_AUDIT=off (target: at least 70 %).")
     for r in results:
         if r["sample"]:
             md.append(f"\n`{r['scenario']}` first failing answer: `{r['sample']}`")

@@ -82,7 +82,10 @@ impl FromRequestParts<AppState> for Caller {
         let throttled = client.and_then(|ip| state.auth_limiter.blocked_for(ip));
         let caller = verify(state, token, throttled.is_some()).await?;
         match (caller, throttled) {
-            (Some(caller), _) => Ok(caller),
+            (Some(caller), _) => {
+                audit_actor(&caller);
+                Ok(caller)
+            }
             (None, Some(retry_after)) => {
                 metrics::auth_failed(AuthFailure::Throttled);
                 Err(ApiError::rate_limited(retry_after))
@@ -92,10 +95,22 @@ impl FromRequestParts<AppState> for Caller {
                 if let Some(ip) = client {
                     state.auth_limiter.record_failure(ip);
                 }
+                // The audit trail names a refused token by a prefix of its keyed hash: enough
+                // to match it to a stored token, nothing from which it can be recovered.
+                crate::audit::scope::failed_token(state.keys.hash_token(token).get(..16).unwrap_or_default());
                 Err(ApiError::unauthenticated())
             }
         }
     }
+}
+
+/// Names the caller in the request's audit event (`crate::audit::scope`).
+fn audit_actor(caller: &Caller) {
+    let kind = match caller.principal {
+        Principal::User { .. } => "user",
+        Principal::VirtualAccount { .. } => "virtualaccount",
+    };
+    crate::audit::scope::actor(&caller.tenant_id, kind, caller.id(), caller.slug());
 }
 
 /// The caller a token stands for, if it is valid now (see `token_cache` for how long a

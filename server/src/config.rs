@@ -37,6 +37,74 @@ pub enum Command {
     /// Manage master keys: list them, rotate to a new one, prune retired ones from the key file.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check or prune the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every hash chain of the audit trail (from its prune anchor) and exit non-zero
+    /// naming the first event of each chain that does not match (edited, deleted or reordered).
+    Verify(AuditVerifyArgs),
+    /// Delete events older than a date, keeping each chain verifiable from an anchor.
+    Prune(AuditPruneArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditVerifyArgs {
+    /// Only this tenant's chains (its name).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditPruneArgs {
+    /// Events before this time are deleted: RFC 3339 (`2026-01-01T00:00:00Z`) or a date
+    /// (`2026-01-01`, midnight UTC).
+    #[arg(long, value_parser = parse_date)]
+    pub before: chrono::DateTime<chrono::Utc>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// RFC 3339, or a plain date taken as midnight UTC.
+fn parse_date(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|date| date.and_hms_opt(0, 0, 0))
+        .map(|at| at.and_utc())
+        .ok_or_else(|| format!("`{text}` is neither RFC 3339 nor YYYY-MM-DD"))
+}
+
+/// The audit trail's options (README, "Audit trail").
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    /// `on`: every value read, write and refusal is recorded, and a request whose event cannot
+    /// be stored fails. `off` records nothing: for benchmarks and tests only.
+    #[arg(long = "audit", env = "SG_AUDIT", default_value = "on", value_parser = ["on", "off"])]
+    pub audit: String,
+    /// Also append every event as a JSON line to this file (fsynced before the request is
+    /// answered; reopened on SIGHUP).
+    #[arg(long, env = "SG_AUDIT_FILE")]
+    pub audit_file: Option<PathBuf>,
+}
+
+impl AuditArgs {
+    pub fn enabled(&self) -> bool {
+        self.audit == "on"
+    }
+}
+
+impl Default for AuditArgs {
+    fn default() -> Self {
+        Self { audit: "on".to_owned(), audit_file: None }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -172,6 +240,8 @@ pub struct ServeArgs {
     pub connections: ConnectionArgs,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub audit: AuditArgs,
 }
 
 /// `GET /metrics` (README, "Metrics"): whether it is served, and where.

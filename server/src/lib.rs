@@ -5,6 +5,7 @@
 //! utoipa declarations equal the document); [`store`] persists on SQLite or PostgreSQL.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod body_budget;

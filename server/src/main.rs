@@ -3,7 +3,8 @@
 
 use clap::Parser as _;
 use secret_groups_server::{
-    config::{Cli, Command, KeysCommand, TenantsCommand, TokensCommand, UsersCommand},
+    audit,
+    config::{AuditCommand, Cli, Command, KeysCommand, TenantsCommand, TokensCommand, UsersCommand},
     key_admin, logging, server,
 };
 
@@ -55,5 +56,7 @@ async fn run() -> anyhow::Result<()> {
         Some(Command::Keys(KeysCommand::List(args))) => key_admin::list(args).await,
         Some(Command::Keys(KeysCommand::Rotate(args))) => key_admin::rotate(args).await,
         Some(Command::Keys(KeysCommand::Prune(args))) => key_admin::prune(args).await,
+        Some(Command::Audit(AuditCommand::Verify(args))) => audit::admin::verify(args).await,
+        Some(Command::Audit(AuditCommand::Prune(args))) => audit::admin::prune(args).await,
     }
 }

@@ -48,6 +48,7 @@ pub fn key_source(args: &DatabaseArgs) -> anyhow::Result<KeySource> {
 pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
     let (db, keys) = open_store(&args.database).await?;
     bootstrap(&db, &keys, args).await?;
+    let audit = audit_state(&db, &args.audit)?;
     Ok(AppState::new(Shared {
         db,
         keys: Arc::new(keys),
@@ -64,7 +65,28 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<AppState> {
         )),
         metrics: args.metrics.clone(),
         default_tenant: args.tenant.clone(),
+        audit,
     }))
+}
+
+/// How long a read or refusal waits for its audit event to be durable before it fails (500).
+const AUDIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The audit trail as `args` configure it: nothing with `SG_AUDIT=off`.
+fn audit_state(db: &Db, args: &crate::config::AuditArgs) -> anyhow::Result<crate::audit::Audit> {
+    if !args.enabled() {
+        tracing::warn!("SG_AUDIT=off: reads, writes and refusals are not audited (for benchmarks and tests only)");
+        return Ok(crate::audit::Audit::default());
+    }
+    let file = match &args.audit_file {
+        Some(path) => Some(Arc::new(
+            crate::audit::file::FileSink::open(path)
+                .with_context(|| format!("cannot open the audit file {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let appender = crate::audit::appender::Appender::start(db.clone(), file.clone(), AUDIT_TIMEOUT);
+    Ok(crate::audit::Audit { appender: Some(appender), file })
 }
 
 /// On a fresh database: the tenant, its admin and the admin's first token.
@@ -109,6 +131,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let _ = stop.send(true);
     });
     let metrics = serve_metrics(&args, &state, stopped.clone())?;
+    reopen_audit_file_on_hangup(&state)?;
     tracing::info!(address = %listener.local_addr()?, "serving; Swagger UI at /swagger-ui/");
     // conn::serve hands each request its peer address (the failed-authentication limit).
     crate::conn::serve(listener, api::app(state), &args.connections, stop_requested(stopped)).await?;
@@ -150,6 +173,28 @@ fn serve_metrics(
             tracing::error!(error = %e, "the metrics listener failed");
         }
     })))
+}
+
+/// SIGHUP reopens `SG_AUDIT_FILE` (after log rotation moved it away).
+fn reopen_audit_file_on_hangup(state: &AppState) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    if let Some(file) = state.audit.file.clone() {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                match file.reopen() {
+                    Ok(()) => tracing::info!(file = %file.path().display(), "reopened the audit file"),
+                    Err(e) => {
+                        tracing::error!(error = %e, file = %file.path().display(), "cannot reopen the audit file")
+                    }
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = state;
+    Ok(())
 }
 
 /// Resolves on the first SIGINT or SIGTERM. The handlers are installed when this is called, not

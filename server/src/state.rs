@@ -66,4 +66,6 @@ pub struct Shared {
     /// The tenant created on a fresh database (`SG_TENANT`), which the unauthenticated
     /// `GET /api/svc/v1/tenant-id` names (`api::discovery`); not secret: it starts its FQNs.
     pub default_tenant: String,
+    /// The audit trail's appender and file (`crate::audit`).
+    pub audit: crate::audit::Audit,
 }

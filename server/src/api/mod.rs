@@ -4,6 +4,7 @@
 //! the same value yields the router the server mounts and the document the contract test checks.
 
 mod apply;
+mod audit_events;
 mod discovery;
 mod docs;
 mod extract;
@@ -77,6 +78,7 @@ use crate::{error::ApiError, state::AppState};
         (name = "Teams", description = "Named sets of users."),
         (name = "Health", description = "Liveness and readiness probes."),
         (name = "TrueFoundry CLI", description = "What TrueFoundry's CLI and SDK call besides the resource APIs."),
+        (name = "Audit Events", description = "Who read which secret, who changed what, who was refused."),
     )
 )]
 struct ApiDoc;
@@ -138,6 +140,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(apply::apply_manifest))
         .routes(routes!(apply::delete_manifest))
         .routes(routes!(apply::resolve_dependency_tree))
+        .routes(routes!(audit_events::list_audit_events))
 }
 
 /// The document as the server's code declares it (OpenAPI 3.1, from utoipa).
@@ -152,7 +155,9 @@ pub fn app(state: AppState) -> Router {
     // The request series, labelled by the same operationIds (SG_METRICS=off: not counted).
     let http_metrics = state.metrics.enabled.then(|| crate::metrics::http(operations.ids()));
     // After routing (route_layer), where the matched route names the operation.
+    // The audit capture runs inside the operation tag (it names events by the operation).
     let mut routes = api
+        .route_layer(middleware::from_fn_with_state(state.clone(), crate::audit::capture::capture))
         .route_layer(middleware::from_fn(move |request, next| operation::tag(operations.clone(), request, next)))
         .merge(docs::router());
     if state.metrics.on_api_listener() {

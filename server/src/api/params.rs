@@ -146,3 +146,38 @@ pub struct UserFilterParams {
     #[param(default = false, nullable = false)]
     pub show_invalid_users: Option<bool>,
 }
+
+/// Filters of the audit-event list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct AuditEventFilterParams {
+    /// Only events of this operation (`operationId`, e.g. `getSecret`).
+    #[param(nullable = false)]
+    pub action: Option<String>,
+    /// Only events of this actor: a user's e-mail or a virtual account's name.
+    #[param(nullable = false)]
+    pub actor: Option<String>,
+    /// Only events that name this secret group or secret FQN.
+    #[param(nullable = false)]
+    pub resource_fqn: Option<String>,
+    /// Only events answered with this HTTP status.
+    #[param(value_type = Option<i64>, minimum = 100, maximum = 599, nullable = false)]
+    pub status_code: Option<StatusCode>,
+    /// Only events at or after this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime, nullable = false)]
+    pub since: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Only events at or before this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime, nullable = false)]
+    pub until: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
+/// `statusCode`: an HTTP status, 100 to 599.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusCode(pub i64);
+
+impl<'de> Deserialize<'de> for StatusCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        bounded(deserializer, 100, 599).map(StatusCode)
+    }
+}

@@ -127,6 +127,7 @@ pub async fn create_secret_group(
         collaborators: collaborator_rows(&manifest),
         secrets: body.secrets.into_iter().map(|s| (s.key.into_string(), s.value)).collect(),
     };
+    audit_group_write(&caller, &new.name, new.secrets.iter().map(|(key, _)| key.as_str()), &new.collaborators);
     let row = groups::create(&state.db, &*state.keys, &user, new).await?;
     Ok(Json(SecretGroupResponse { data: view::group(&caller, &state.integration, row)? }))
 }
@@ -198,6 +199,7 @@ pub async fn create_or_update_secret_group(
     }
     // Stored with `collaborators` always a list, so readers need not tell absent from empty.
     manifest.collaborators = Some(collaborators);
+    audit_group_write(&caller, &manifest.name, std::iter::empty(), &collaborator_rows(&manifest));
     let group = UpsertGroup {
         name: &manifest.name,
         integration_id: &state.integration.id,
@@ -317,4 +319,22 @@ fn collaborator_rows(manifest: &SecretGroupManifest) -> Vec<(String, String)> {
 
 fn manifest_json(manifest: &SecretGroupManifest) -> Result<String, ApiError> {
     serde_json::to_string(manifest).map_err(|e| ApiError::internal(format!("cannot serialise a manifest: {e}")))
+}
+
+/// What a group write names in its audit event (before it commits, which appends the event):
+/// the group's FQN, the keys it adds (never values) and the collaborators it sets.
+fn audit_group_write<'a>(
+    caller: &Caller,
+    name: &str,
+    keys: impl Iterator<Item = &'a str>,
+    collaborators: &[(String, String)],
+) {
+    use crate::audit::scope;
+    scope::resource("secret-group", None, Some(&format!("{}:{name}", caller.tenant_name)));
+    for key in keys {
+        scope::change("added", serde_json::json!({ "key": key, "version": 1 }));
+    }
+    for (subject, role) in collaborators {
+        scope::change("collaborators", serde_json::json!({ "subject": subject, "role": role }));
+    }
 }

@@ -82,7 +82,15 @@ pub async fn list_secrets(
         list_as::<See>(&state, &caller, &filter, request).await?
     };
     let pagination = view::pagination(&page, offset, limit);
-    let data = page.rows.into_iter().map(|row| view::secret(&caller, row, with_value)).collect::<Result<_, _>>()?;
+    let data: Vec<_> =
+        page.rows.into_iter().map(|row| view::secret(&caller, row, with_value)).collect::<Result<_, _>>()?;
+    if with_value {
+        // Values are answered only once this read is on record (`crate::audit::capture`).
+        crate::audit::scope::reads_values();
+        for secret in &data {
+            crate::audit::scope::resource("secret", Some(&secret.id), Some(&secret.fqn));
+        }
+    }
     Ok(Json(ListSecretsResponse { data, pagination }))
 }
 
@@ -138,6 +146,9 @@ pub async fn get_secret(
     let group = authz::authorize_sealed::<ReadValues>(&state, &caller, &sealed).await?;
     let (row, version_rows) = sealed.open(&group, &*state.keys)?;
     let mut secret = view::secret(&caller, row, true)?;
+    // The value is answered only once this read is on record (`crate::audit::capture`).
+    crate::audit::scope::reads_values();
+    crate::audit::scope::resource("secret", Some(&secret.id), Some(&secret.fqn));
     secret.secret_versions = Some(view::versions(&secret, version_rows)?);
     Ok(Json(SecretResponse { data: secret }))
 }

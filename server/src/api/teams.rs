@@ -101,6 +101,8 @@ pub async fn create_or_update_team(
         members: &manifest.members,
         managers: managers.as_deref(),
     };
+    crate::audit::scope::resource_named("team", &manifest.name);
+    crate::audit::scope::change("members", serde_json::json!(manifest.members));
     let row = teams::upsert(&state.db, &check, spec, body.dry_run.unwrap_or(false)).await?;
     Ok(Json(TeamResponse { data: view(&caller, row)? }))
 }

@@ -154,6 +154,8 @@ async fn issue(
         }
     };
     let token = auth::generate_token();
+    crate::audit::scope::resource_named("user", grant.email());
+    crate::audit::scope::resource_named("personal-access-token", name);
     tokens::create_pat(&state.db, grant, name, &state.keys.hash_token(&token), expires_at).await?;
     Ok(Json(TokenResponse { token: token.into() }))
 }
@@ -184,6 +186,7 @@ pub async fn revoke_all_personal_access_tokens(
     let admin = authz::require_tenant_admin(&caller)?;
     let body = body.read(&state).await?;
     super::users::check_tenant_name(&caller, body.tenant_name.as_deref())?;
+    crate::audit::scope::resource_named("user", &body.email);
     tokens::revoke_all(&state.db, &admin, &body.email).await?;
     Ok(Json(EmptyResponse {}))
 }

@@ -127,6 +127,7 @@ pub async fn delete_user(
 ) -> Result<Json<EmptyResponse>, ApiError> {
     let admin = authz::require_tenant_admin(&caller)?;
     let user = identity::get_user(&state.db, &caller.tenant_id, &id).await?;
+    crate::audit::scope::resource_named("user", &user.email);
     identity::change_user(&state.db, &admin, &user.email, UserChange::Delete).await?;
     Ok(Json(EmptyResponse {}))
 }
@@ -162,6 +163,8 @@ pub async fn update_user_roles(
         [TenantRole::TenantMember] => ROLE_TENANT_MEMBER,
         _ => return Err(ApiError::validation("roles", "must be exactly one of tenant-admin, tenant-member")),
     };
+    crate::audit::scope::resource_named("user", &body.email);
+    crate::audit::scope::change("roles", serde_json::json!(role));
     identity::change_user(&state.db, &admin, &body.email, UserChange::Role(role)).await?;
     Ok(Json(EmptyResponse {}))
 }
@@ -193,6 +196,7 @@ pub async fn deactivate_user(
     let admin = authz::require_tenant_admin(&caller)?;
     let body = body.read(&state).await?;
     check_tenant_name(&caller, body.tenant_name.as_deref())?;
+    crate::audit::scope::resource_named("user", &body.email);
     identity::change_user(&state.db, &admin, &body.email, UserChange::Deactivate).await?;
     Ok(Json(EmptyResponse {}))
 }
@@ -223,6 +227,7 @@ pub async fn activate_user(
     let admin = authz::require_tenant_admin(&caller)?;
     let body = body.read(&state).await?;
     check_tenant_name(&caller, body.tenant_name.as_deref())?;
+    crate::audit::scope::resource_named("user", &body.email);
     identity::change_user(&state.db, &admin, &body.email, UserChange::Activate).await?;
     Ok(Json(EmptyResponse {}))
 }

@@ -177,6 +177,11 @@ pub async fn create_or_update_virtual_account(
     let spec =
         AccountSpec { name: &manifest.name, manifest: &manifest_json, expires_at, permissions: permissions.as_deref() };
     let dry_run = body.dry_run.unwrap_or(false);
+    crate::audit::scope::resource_named("virtual-account", &manifest.name);
+    for (group, role) in permissions.iter().flatten() {
+        let fqn = format!("{}:{group}", caller.tenant_name);
+        crate::audit::scope::change("permissions", serde_json::json!({ "resourceFqn": fqn, "role": role }));
+    }
     let (row, created) =
         virtual_accounts::upsert(&state.db, &admin, spec, &state.keys.hash_token(&token), dry_run).await?;
     Ok(Json(VirtualAccountResponse { data: view(&caller, row)?, token: (created && !dry_run).then(|| token.into()) }))

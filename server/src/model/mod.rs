@@ -336,9 +336,11 @@ pub struct DeleteSecretGroupResponse {}
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeleteSecretResponse(pub i64);
 
+mod audit;
 mod identity;
 mod names;
 mod tfy;
+pub use audit::*;
 pub use identity::*;
 pub use names::*;
 pub use tfy::*;

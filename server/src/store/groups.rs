@@ -220,6 +220,7 @@ pub async fn create(db: &Db, cipher: &dyn ValueCipher, user: &AsUser, new: NewGr
     let actor = user.actor();
     let now = now_ms();
     let id = new_id();
+    crate::audit::scope::resource("secret-group", Some(&id), None);
     let mut wtx = db.begin_write().await?;
     let key = insert_group(wtx.conn(), db.backend(), cipher, actor, &id, new.row(), now).await?;
     access::set_collaborators(wtx.conn(), &actor.tenant_id, &id, &new.collaborators).await?;
@@ -331,6 +332,7 @@ pub async fn update(
     for (index, (name, value)) in entries.iter().enumerate() {
         match (current.get(name.as_str()), value) {
             (Some((secret_id, version, old)), Some(new)) if new != old => {
+                crate::audit::scope::change("changed", serde_json::json!({ "key": name, "version": version + 1 }));
                 insert_version(&mut *conn, &sealer, secret_id, version + 1, new.expose(), now).await?;
                 sqlx::query("UPDATE secrets SET current_version = $1, updated_at = $2 WHERE id = $3")
                     .bind(version + 1)
@@ -341,7 +343,10 @@ pub async fn update(
                 changed = true;
             }
             (Some(_), _) => {}
-            (None, Some(new)) => added.push((name.as_str(), new.expose())),
+            (None, Some(new)) => {
+                crate::audit::scope::change("added", serde_json::json!({ "key": name, "version": 1 }));
+                added.push((name.as_str(), new.expose()));
+            }
             (None, None) => {
                 return Err(StoreError::Invalid {
                     field: format!("secrets[{index}].value"),
@@ -357,6 +362,7 @@ pub async fn update(
     let wanted: HashSet<&str> = entries.iter().map(|(name, _)| name.as_str()).collect();
     for (name, (secret_id, _, _)) in &current {
         if !wanted.contains(name.as_str()) {
+            crate::audit::scope::change("removed", serde_json::json!({ "key": name }));
             sqlx::query("DELETE FROM secrets WHERE id = $1").bind(secret_id.as_str()).execute(&mut *conn).await?;
             changed = true;
         }

@@ -25,6 +25,7 @@ const SQLITE: &[Migration] = &[
     },
     Migration { version: 3, name: "encryption", sql: include_str!("../../migrations/sqlite/0003_encryption.sql") },
     Migration { version: 4, name: "hostile_auth", sql: include_str!("../../migrations/sqlite/0004_hostile_auth.sql") },
+    Migration { version: 5, name: "audit", sql: include_str!("../../migrations/sqlite/0005_audit.sql") },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -40,6 +41,7 @@ const POSTGRES: &[Migration] = &[
         name: "hostile_auth",
         sql: include_str!("../../migrations/postgres/0004_hostile_auth.sql"),
     },
+    Migration { version: 5, name: "audit", sql: include_str!("../../migrations/postgres/0005_audit.sql") },
 ];
 
 /// Arbitrary constant naming this service's migration lock among PostgreSQL advisory locks.

@@ -19,6 +19,8 @@
 
 pub mod access;
 pub mod actor;
+pub mod audit;
+mod audit_chain;
 pub mod bootstrap;
 mod connect;
 mod error;

@@ -51,7 +51,10 @@ use std::sync::{Arc, Weak};
 use sqlx::{Any, AnyConnection, AnyPool, Transaction, pool::PoolConnection};
 use tokio::sync::{Mutex, Notify, OwnedMappedMutexGuard, OwnedMutexGuard, oneshot};
 
-use super::error::{StoreError, StoreResult};
+use super::{
+    audit_chain,
+    error::{StoreError, StoreResult},
+};
 
 /// SQLite's group commit: the batch behind its FIFO mutex, and the flusher's wake-up.
 pub(crate) struct GroupCommit {
@@ -270,21 +273,47 @@ impl WriteTx {
 
     /// Commits. On SQLite it returns only once the batch holding this work is committed, so
     /// an `Ok` is durable.
+    ///
+    /// The audit event of the request this write serves, if any (`crate::audit::scope`), is
+    /// appended here, last, in the same transaction: the write and its event commit together
+    /// or not at all (see `audit_chain`).
     pub async fn commit(self) -> StoreResult<()> {
+        let draft = crate::audit::scope::current();
+        let mut event = draft.as_ref().and_then(|draft| draft.take_write());
         match self.inner {
-            Inner::Postgres(tx) => Ok(tx.commit().await?),
+            Inner::Postgres(mut tx) => {
+                if let Some(event) = event.as_mut() {
+                    audit_chain::append(&mut tx, super::Backend::Postgres, event)
+                        .await
+                        .inspect_err(|_| crate::metrics::audit_events_failed(1))?;
+                }
+                tx.commit().await?;
+            }
             Inner::Sqlite { mut member, wake } => {
-                let committed = uncancelled(async move {
+                let (committed, appended) = uncancelled(async move {
+                    if let Some(event) = event.as_mut()
+                        && let Err(e) = audit_chain::append(&mut member.conn, super::Backend::Sqlite, event).await
+                    {
+                        crate::metrics::audit_events_failed(1);
+                        member.undo_member().await.map_err(StoreError::Batch)?;
+                        return Err(e);
+                    }
                     if let Err(e) = member.exec("RELEASE w").await {
                         return Err(StoreError::Batch(member.fail(e).await));
                     }
                     member.state = TxState::Clean;
-                    Ok(wait_for_commit(member, wake))
+                    Ok((wait_for_commit(member, wake), event))
                 })
                 .await?;
-                outcome(committed).await
+                outcome(committed).await?;
+                event = appended;
             }
         }
+        if event.is_some() {
+            crate::metrics::audit_events_written(1);
+        }
+        copy_to_audit_file(draft.as_deref(), event).await;
+        Ok(())
     }
 
     /// Rolls back, keeping nothing of this transaction's work.
@@ -323,5 +352,15 @@ async fn outcome(committed: Committed) -> StoreResult<()> {
         Ok(result) => result.map_err(StoreError::Batch),
         // Only when the runtime is shutting down: nothing says the batch committed.
         Err(_) => Err(StoreError::Internal("the group commit ended without an answer".to_owned())),
+    }
+}
+
+/// The committed write's event copied to `SG_AUDIT_FILE`, if configured. The write is committed
+/// and its event is in the database (the record `audit verify` checks), so a failing copy is
+/// logged, not turned into a failed write.
+async fn copy_to_audit_file(draft: Option<&crate::audit::scope::Draft>, event: Option<crate::audit::event::Event>) {
+    let (Some(sink), Some(event)) = (draft.and_then(|draft| draft.sink()), event) else { return };
+    if let Err(e) = crate::audit::file::write_async(sink.clone(), vec![event]).await {
+        tracing::error!(error = %e, file = %sink.path().display(), "cannot copy an audit event to the audit file");
     }
 }

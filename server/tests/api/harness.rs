@@ -109,6 +109,7 @@ impl TestServer {
             trusted_proxies: Default::default(),
             connections: Default::default(),
             metrics: Default::default(),
+            audit: Default::default(),
         };
         configure(&mut args);
         let mut server = Self {

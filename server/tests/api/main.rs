@@ -6,6 +6,7 @@
 mod harness;
 mod normalize;
 
+mod audit;
 mod authz_matrix;
 mod cli;
 mod concurrent_writes;
