@@ -205,7 +205,7 @@ fi
 
 # ------------------------------------------------------------------ server
 BENCH_TOKEN="tfy_sg_$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
-[[ ${#BENCH_TOKEN} -eq 47 ]] || die "generated token has the wrong length"
+[[ ${#BENCH_TOKEN} -eq 50 ]] || die "generated token has the wrong length"
 export BENCH_TOKEN
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 URL="http://127.0.0.1:$PORT"
