@@ -60,6 +60,7 @@ const ALL_OPERATIONS: Record<OperationId, true> = {
   applyManifest: true,
   deleteManifest: true,
   resolveDependencyTree: true,
+  listAuditEvents: true,
 };
 const called = new Set<OperationId>();
 
@@ -363,6 +364,7 @@ async function main(): Promise<void> {
   }
 
   await identities(suffix);
+  await auditTrail(name);
   await trueFoundryCli(suffix);
 
   const missing = (Object.keys(ALL_OPERATIONS) as OperationId[]).filter((op) => !called.has(op));
@@ -438,6 +440,23 @@ async function trueFoundryCli(suffix: string): Promise<void> {
 /** Personal access tokens, virtual accounts, users and teams. Only the bootstrap admin
  * (`admin@localhost`, the tenant's last admin) exists, and users are made by the CLI only, so
  * the user operations act on the admin where that is safe and check the last-admin guard. */
+/** The audit trail: the creation of this run's group, found by its FQN, names the admin. */
+async function auditTrail(name: string): Promise<void> {
+  const page = ok(
+    "listAuditEvents",
+    await client.GET("/api/svc/v1/audit-events", {
+      params: { query: { action: "createSecretGroup", resourceFqn: `default:${name}`, limit: 10 } },
+    }),
+  );
+  assert.equal(page.pagination.total, 1, `events of ${name}: ${JSON.stringify(page.data)}`);
+  const event = page.data[0];
+  assert.ok(event, "no event");
+  assert.equal(event.action, "createSecretGroup");
+  assert.equal(event.statusCode, 200);
+  assert.equal(event.actor.name, "admin@localhost");
+  assert.ok(event.resources.some((r) => r.fqn === `default:${name}`), JSON.stringify(event.resources));
+}
+
 async function identities(suffix: string): Promise<void> {
   const adminEmail = "admin@localhost";
   const unauthenticated = (
