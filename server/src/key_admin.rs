@@ -41,6 +41,7 @@ pub async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
     let source = key_source(&args.database)?;
     let (db, keyring) = open_store(&args.database).await?;
     let result = async {
+        crate::audit::operator::acting("");
         let masters = keyring.masters();
         let registered: Vec<String> = keys::registered(&db).await?.into_iter().map(|k| k.id).collect();
         let now_in_source = source.read()?;

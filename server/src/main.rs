@@ -3,7 +3,7 @@
 
 use clap::Parser as _;
 use secret_groups_server::{
-    audit,
+    audit::{self, operator},
     config::{AuditCommand, Cli, Command, KeysCommand, TenantsCommand, TokensCommand, UsersCommand},
     key_admin, logging, server,
 };
@@ -50,13 +50,23 @@ async fn run() -> anyhow::Result<()> {
     match cli.command {
         None => server::serve(cli.serve).await,
         Some(Command::Serve(args)) => server::serve(*args).await,
-        Some(Command::Tokens(TokensCommand::Create(args))) => server::create_token(args).await,
-        Some(Command::Users(UsersCommand::Create(args))) => server::create_user(args).await,
-        Some(Command::Tenants(TenantsCommand::Create(args))) => server::create_tenant(args).await,
+        Some(Command::Tokens(TokensCommand::Create(args))) => {
+            operator::run("cli:tokens create", server::create_token(args)).await
+        }
+        Some(Command::Users(UsersCommand::Create(args))) => {
+            operator::run("cli:users create", server::create_user(args)).await
+        }
+        Some(Command::Tenants(TenantsCommand::Create(args))) => {
+            operator::run("cli:tenants create", server::create_tenant(args)).await
+        }
         Some(Command::Keys(KeysCommand::List(args))) => key_admin::list(args).await,
-        Some(Command::Keys(KeysCommand::Rotate(args))) => key_admin::rotate(args).await,
+        Some(Command::Keys(KeysCommand::Rotate(args))) => {
+            operator::run("cli:keys rotate", key_admin::rotate(args)).await
+        }
         Some(Command::Keys(KeysCommand::Prune(args))) => key_admin::prune(args).await,
         Some(Command::Audit(AuditCommand::Verify(args))) => audit::admin::verify(args).await,
-        Some(Command::Audit(AuditCommand::Prune(args))) => audit::admin::prune(args).await,
+        Some(Command::Audit(AuditCommand::Prune(args))) => {
+            operator::run("cli:audit prune", audit::admin::prune(args)).await
+        }
     }
 }

@@ -230,6 +230,9 @@ pub async fn create_token(args: CreateTokenArgs) -> anyhow::Result<()> {
     let name = args.name.unwrap_or_else(|| format!("cli-{}", chrono::Utc::now().format("%Y%m%d%H%M%S%3f")));
     let result = async {
         let tenant = identity::tenant_by_name(&db, &args.tenant).await?;
+        crate::audit::operator::acting(&tenant.id);
+        crate::audit::scope::resource_named("user", &args.email);
+        crate::audit::scope::resource_named("personal-access-token", &name);
         let grant = authz::operator_issues_token(&tenant.id, &args.email);
         tokens::create_pat(&db, &grant, &name, &keys.hash_token(&token), None).await
     }
@@ -251,6 +254,8 @@ pub async fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
     let role = if args.admin { identity::ROLE_TENANT_ADMIN } else { identity::ROLE_TENANT_MEMBER };
     let result = async {
         let tenant = identity::tenant_by_name(&db, &args.tenant).await?;
+        crate::audit::operator::acting(&tenant.id);
+        crate::audit::scope::resource_named("user", &args.email);
         identity::create_user(&db, &tenant.id, &args.email, role).await
     }
     .await;
@@ -267,6 +272,8 @@ pub async fn create_tenant(args: CreateTenantArgs) -> anyhow::Result<()> {
         "a tenant name is 2 to 127 letters, digits, `.`, `_` or `-`, starting with a letter or digit"
     );
     let (db, _keys) = open_store(&args.database).await?;
+    crate::audit::operator::acting("");
+    crate::audit::scope::resource_named("tenant", &args.name);
     let result = identity::create_tenant(&db, &args.name).await;
     db.close().await;
     let tenant = result.with_context(|| format!("cannot create tenant {}", args.name))?;

@@ -41,6 +41,7 @@ pub async fn verify(args: AuditVerifyArgs) -> anyhow::Result<()> {
 /// Deletes events before the date, anchoring each chain where it now starts.
 pub async fn prune(args: AuditPruneArgs) -> anyhow::Result<()> {
     let (db, _keys) = open_store(&args.database).await?;
+    super::operator::acting("");
     let result = audit::prune(&db, args.before.timestamp_millis()).await;
     db.close().await;
     let deleted = result?;

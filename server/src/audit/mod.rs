@@ -7,7 +7,8 @@
 //!   audit-or-refuse;
 //! - `appender`: batches those appends into shared transactions;
 //! - `file`: the JSON-lines copy for a SIEM (`SG_AUDIT_FILE`);
-//! - `admin`: the `audit verify` and `audit prune` commands.
+//! - `admin`: the `audit verify` and `audit prune` commands;
+//! - `operator`: the draft event of an operator command (`tokens create`, `keys rotate`, …).
 //!
 //! Writes append their event inside their own transaction (`crate::store::WriteTx::commit`);
 //! storage of events is `crate::store::audit` and `crate::store::audit_chain`. This module only
@@ -18,6 +19,7 @@ pub mod appender;
 pub mod capture;
 pub mod event;
 pub mod file;
+pub mod operator;
 pub mod scope;
 
 use std::sync::Arc;

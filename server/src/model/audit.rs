@@ -8,7 +8,7 @@ use super::{Pagination, Timestamp};
 /// Who made the request.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditActor {
-    /// `user`, `virtualaccount`, or `token` for a token that did not authenticate.
+    /// `user`, `virtualaccount`, `token` for a token that did not authenticate, or `operator` for a command run at the console.
     #[serde(rename = "type")]
     pub kind: String,
     /// The user's or account's id; for `token`, a fingerprint of the token (a prefix of its

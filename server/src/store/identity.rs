@@ -58,13 +58,16 @@ macro_rules! select_users {
 /// Creates a tenant (`tenants create`).
 pub async fn create_tenant(db: &Db, name: &str) -> StoreResult<Tenant> {
     let tenant = Tenant { id: new_id(), name: name.to_owned() };
+    // A write transaction, so the operator command's audit event commits with it.
+    let mut wtx = db.begin_write().await?;
     sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
         .bind(&tenant.id)
         .bind(&tenant.name)
         .bind(now_ms())
-        .execute(db.pool())
+        .execute(wtx.conn())
         .await
         .map_err(|e| on_unique(e, || format!("tenant {name} already exists")))?;
+    wtx.commit().await?;
     Ok(tenant)
 }
 

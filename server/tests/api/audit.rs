@@ -424,6 +424,7 @@ crate::on_both_backends!(
     prune_keeps_the_rest_verifiable,
     the_verify_command_exits_non_zero_naming_the_event,
     identity_writes_are_audited_without_the_tokens_they_answer,
+    operator_commands_are_audited,
 );
 
 /// The binary reopens `SG_AUDIT_FILE` on SIGHUP, after log rotation moved it away.
@@ -458,4 +459,57 @@ async fn the_binary_reopens_the_audit_file_on_sighup() {
     let (status, log) = crate::cli::stop(running).await;
     assert!(status.success());
     assert!(log.join("\n").contains("reopened the audit file"));
+}
+
+/// Operator commands at the console are audited too: the actor is the operator's login, the
+/// event lands in the tenant's chain, and the trail still verifies.
+async fn operator_commands_are_audited(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let run = |args: Vec<String>| {
+        let store = server.cli_store_args();
+        async move {
+            let output = tokio::process::Command::new(crate::cli::BIN)
+                .args(&args)
+                .args(store)
+                .env("USER", "ops-alice")
+                .env_remove("SUDO_USER")
+                .output()
+                .await
+                .expect("run the command");
+            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        }
+    };
+    let email = format!("{}@example.com", unique("op"));
+    run(vec!["users".into(), "create".into(), "--tenant".into(), "default".into(), "--email".into(), email.clone()])
+        .await;
+    let token = run(vec![
+        "tokens".into(),
+        "create".into(),
+        "--tenant".into(),
+        "default".into(),
+        "--email".into(),
+        email.clone(),
+    ])
+    .await;
+    let tenant = unique("optenant");
+    run(vec!["tenants".into(), "create".into(), tenant.clone()]).await;
+
+    let events = stored(&server).await;
+    let tenant_id =
+        secret_groups_server::store::identity::tenant_by_name(&server.state.db, "default").await.expect("tenant").id;
+    for action in ["cli:users create", "cli:tokens create", "cli:tenants create"] {
+        let found = find(&events, action, 200);
+        assert_eq!(found.len(), 1, "{action}: {events:?}");
+        let event = found[0];
+        assert_eq!((event.actor_type.as_str(), event.actor_name.as_str()), ("operator", "ops-alice"), "{action}");
+        assert_eq!(event.source, "console");
+        let expected_tenant = if action == "cli:tenants create" { "" } else { tenant_id.as_str() };
+        assert_eq!(event.tenant_id, expected_tenant, "{action}");
+    }
+    assert!(find(&events, "cli:users create", 200)[0].resources.contains(&email));
+    assert!(find(&events, "cli:tenants create", 200)[0].resources.contains(&tenant));
+    assert!(events.iter().all(|e| !e.resources.contains(&token) && !e.changes.contains(&token)), "a token in an event");
+    assert_eq!(first_mismatch(&server).await, None);
+    server.stop().await;
 }
