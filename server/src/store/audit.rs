@@ -8,7 +8,7 @@ use sqlx::AnyConnection;
 
 use super::{
     Db, ListQuery, audit_chain,
-    error::StoreResult,
+    error::{StoreError, StoreResult},
     like_contains,
     page::PageRequest,
     reader,
@@ -40,8 +40,11 @@ impl Record for Event {
 }
 
 /// Appends `events` in one transaction (one commit, one fsync for all of them), one random lane
-/// per tenant, heads locked in chain order, each head locked and updated once.
-pub async fn append_all(db: &Db, events: &mut [Event]) -> StoreResult<()> {
+/// per tenant, heads locked in chain order, each head locked and updated once; answers them with
+/// their chain fields set. On a SQLite file the transaction runs on the synchronous writer, as
+/// the only writer of the process (`Db::exclusive_inline`), so a batch is one thread hand-off
+/// rather than one per statement: readers wait for it, every event of the batch in the balance.
+pub async fn append_all(db: &Db, mut events: Vec<Event>) -> StoreResult<Vec<Event>> {
     let mut lanes: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for event in events.iter_mut() {
         let chain = lanes.entry(event.tenant_id.clone()).or_insert_with(|| audit_chain::pick_chain(&event.tenant_id));
@@ -49,11 +52,25 @@ pub async fn append_all(db: &Db, events: &mut [Event]) -> StoreResult<()> {
     }
     // Stable: the events of one chain keep their order.
     events.sort_by(|a, b| a.chain.cmp(&b.chain));
+    if db.writes_inline() {
+        let appended = db
+            .exclusive_inline(move |conn| {
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                for run in events.chunk_by_mut(|a, b| a.chain == b.chain) {
+                    audit_chain::append_run_inline(&tx, run)?;
+                }
+                tx.commit()?;
+                Ok(events)
+            })
+            .await;
+        return appended.unwrap_or_else(|| Err(StoreError::Internal("no synchronous writer".to_owned())));
+    }
     let mut wtx = db.begin_write().await?;
     for run in events.chunk_by_mut(|a, b| a.chain == b.chain) {
         audit_chain::append_run(wtx.conn(), db.backend(), run).await?;
     }
-    wtx.commit().await
+    wtx.commit().await?;
+    Ok(events)
 }
 
 /// Filters of the API's list; every field narrows it.

@@ -41,14 +41,8 @@ pub async fn append(conn: &mut AnyConnection, backend: Backend, event: &mut Even
 pub async fn append_run(conn: &mut AnyConnection, backend: Backend, events: &mut [Event]) -> StoreResult<()> {
     let Some(first) = events.first() else { return Ok(()) };
     let (chain, tenant_id) = (first.chain.clone(), first.tenant_id.clone());
-    let (mut seq, mut hash) = lock_head(conn, backend, &chain, &tenant_id).await?;
-    for event in events.iter_mut() {
-        seq += 1;
-        event.seq = seq;
-        event.prev_hash = std::mem::take(&mut hash);
-        event.hash = event.compute_hash();
-        hash.clone_from(&event.hash);
-    }
+    let (seq, hash) = lock_head(conn, backend, &chain, &tenant_id).await?;
+    let (seq, hash) = link(events, seq, hash);
     for rows in events.chunks(ROWS_PER_INSERT) {
         insert(conn, rows).await?;
     }
@@ -62,6 +56,64 @@ pub async fn append_run(conn: &mut AnyConnection, backend: Backend, events: &mut
 }
 
 /// Rows per INSERT: 16 binds each, well under SQLite's 32,766 and PostgreSQL's 65,535 binds.
+/// Chains `events` after the head (`seq`, `hash`): each gets the next seq, the previous hash and
+/// its own; answers the new head.
+fn link(events: &mut [Event], mut seq: i64, mut hash: String) -> (i64, String) {
+    for event in events.iter_mut() {
+        seq += 1;
+        event.seq = seq;
+        event.prev_hash = std::mem::take(&mut hash);
+        event.hash = event.compute_hash();
+        hash.clone_from(&event.hash);
+    }
+    (seq, hash)
+}
+
+/// [`append_run`] on a synchronous SQLite connection inside its write transaction (the audit
+/// appender's batches, `super::audit::append_all`): the same rule, statements prepared once and
+/// run per event, which costs nothing here as no statement crosses to another thread.
+pub fn append_run_inline(conn: &rusqlite::Connection, events: &mut [Event]) -> StoreResult<()> {
+    let Some(first) = events.first() else { return Ok(()) };
+    let (chain, tenant_id) = (first.chain.clone(), first.tenant_id.clone());
+    conn.prepare_cached(
+        "INSERT INTO audit_chains (chain, tenant_id, last_seq, last_hash) VALUES (?1, ?2, 0, '')
+         ON CONFLICT (chain) DO NOTHING",
+    )?
+    .execute((&chain, &tenant_id))?;
+    let head: (i64, String) = conn
+        .prepare_cached("SELECT last_seq, last_hash FROM audit_chains WHERE chain = ?1")?
+        .query_row([&chain], |row| Ok((row.get("last_seq")?, row.get("last_hash")?)))?;
+    let (seq, hash) = link(events, head.0, head.1);
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO audit_events (id, tenant_id, chain, seq, at, request_id, action, actor_type, actor_id,
+             actor_name, source, resources, status_code, changes, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?;
+    for e in events.iter() {
+        insert.execute(rusqlite::params![
+            e.id,
+            e.tenant_id,
+            e.chain,
+            e.seq,
+            e.at,
+            e.request_id,
+            e.action,
+            e.actor_type,
+            e.actor_id,
+            e.actor_name,
+            e.source,
+            e.resources,
+            e.status_code,
+            e.changes,
+            e.prev_hash,
+            e.hash
+        ])?;
+    }
+    conn.prepare_cached("UPDATE audit_chains SET last_seq = ?1, last_hash = ?2 WHERE chain = ?3")?
+        .execute((seq, &hash, &chain))?;
+    Ok(())
+}
+
 const ROWS_PER_INSERT: usize = 256;
 const COLUMNS: usize = 16;
 

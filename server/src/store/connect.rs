@@ -34,6 +34,9 @@ pub struct Db {
     writer: Option<Arc<GroupCommit>>,
     /// SQLite on a file only: connections for point reads on the calling thread.
     readers: Option<Arc<SqliteReaders>>,
+    /// SQLite on a file only: a synchronous connection for writes made under
+    /// [`GroupCommit::exclusive`] (the audit trail's batches).
+    inline_writer: Option<Arc<std::sync::Mutex<rusqlite::Connection>>>,
     /// The last write probe of [`Db::ready`]: when, and whether it succeeded.
     probe: Arc<Mutex<Option<(Instant, bool)>>>,
 }
@@ -104,7 +107,7 @@ impl Db {
             Backend::Postgres => pool_options.max_connections(pool_size.unwrap_or(16)).connect_with(options).await?,
         };
         let writer = (backend == Backend::Sqlite).then(|| Arc::new(GroupCommit::start()));
-        let mut db = Self { pool, backend, writer, readers: None, probe: Arc::default() };
+        let mut db = Self { pool, backend, writer, readers: None, inline_writer: None, probe: Arc::default() };
         migrate::run(backend, db.begin_write().await?).await?;
         if backend == Backend::Sqlite
             && let Some(file) = sqlite_read::database_file(&url)?
@@ -113,8 +116,24 @@ impl Db {
             let count = std::thread::available_parallelism().map_or(2, |n| n.get());
             // List pages: as many as the list gate admits at once.
             db.readers = Some(Arc::new(SqliteReaders::open(&file, count, super::long_read_slots())?));
+            db.inline_writer = Some(Arc::new(std::sync::Mutex::new(sqlite_read::open_writer(&file)?)));
         }
         Ok(db)
+    }
+
+    /// Whether [`Self::exclusive_inline`] has a synchronous connection to run on.
+    pub(crate) fn writes_inline(&self) -> bool {
+        self.writer.is_some() && self.inline_writer.is_some()
+    }
+
+    /// Runs `work` as this process's only writer on a synchronous connection (see
+    /// [`GroupCommit::exclusive`]); `None` where there is none (PostgreSQL, in-memory SQLite).
+    pub(crate) async fn exclusive_inline<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut rusqlite::Connection) -> StoreResult<T> + Send + 'static,
+    ) -> Option<StoreResult<T>> {
+        let (Some(writer), Some(conn)) = (&self.writer, &self.inline_writer) else { return None };
+        Some(writer.exclusive(conn.clone(), work).await)
     }
 
     pub fn pool(&self) -> &AnyPool {

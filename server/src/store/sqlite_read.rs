@@ -140,6 +140,20 @@ const POINT_CACHE_KIB: i64 = 4 * 1024;
 /// under list load.
 const PAGE_CACHE_KIB: i64 = 2 * 1024;
 
+/// A synchronous connection that may write, with the settings of the pool's writers (WAL,
+/// `synchronous = FULL`: an acknowledged commit survives power loss; foreign keys; the same busy
+/// timeout). Used only under the group commit's mutex (`write::GroupCommit::exclusive`).
+pub(crate) fn open_writer(path: &Path) -> anyhow::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "wal")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.set_prepared_statement_cache_capacity(16);
+    Ok(conn)
+}
+
 fn connect(path: &Path, cache_kib: i64) -> anyhow::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(path, flags)?;

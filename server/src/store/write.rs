@@ -80,6 +80,34 @@ impl GroupCommit {
         uncancelled(join_batch(pool.clone(), batch, wake)).await
     }
 
+    /// Runs `work` on `conn`, a synchronous connection to the same database file, as this
+    /// process's only writer: with the batch's mutex held and its open transaction committed
+    /// first (so SQLite's write lock is free and no member writes meanwhile), on a blocking
+    /// thread. One thread hand-off in all, where a member's statements are one each (sqlx runs a
+    /// SQLite connection on a thread of its own); the audit trail's batches of read events use
+    /// it. It runs to the end even if the caller goes away, like the batch's own transitions.
+    pub(crate) async fn exclusive<T: Send + 'static>(
+        &self,
+        conn: Arc<std::sync::Mutex<rusqlite::Connection>>,
+        work: impl FnOnce(&mut rusqlite::Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let batch = self.batch.clone();
+        uncancelled(async move {
+            let mut batch = batch.lock_owned().await;
+            flush(&mut batch).await;
+            let run = tokio::task::spawn_blocking(move || {
+                // Held until the work is done: no member begins meanwhile.
+                let _batch = batch;
+                // A panic while holding it leaves no transaction open (rusqlite's Transaction
+                // rolls back on drop), so a poisoned lock is still usable.
+                let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                work(&mut conn)
+            });
+            run.await.map_err(|e| StoreError::Internal(format!("exclusive write failed: {e}")))?
+        })
+        .await
+    }
+
     /// Commits what the batch holds now.
     pub(crate) async fn flush_now(&self) {
         flush(&mut *self.batch.lock().await).await;
