@@ -104,7 +104,7 @@ def main():
     by_name = {r["scenario"]: r for r in results}
     on, off = by_name.get("get-secret"), by_name.get("get-secret-audit-off")
     audit_ratio = None
-    if on and off and on["ratio_to_ceiling"] is not None and off["ratio_to_ceiling"] is not None:
+    if on and off and on["status"] == "ok" and off["status"] == "ok" and off["requests_per_s"]:
         audit_ratio = float(f"{on['requests_per_s'] / off['requests_per_s']:.4g}")
     meta["audit_on_to_off"] = audit_ratio
 

@@ -175,14 +175,9 @@ impl ApiError {
     }
 
     /// The whole HTTP/1.1 answer as bytes, closing the connection: for the few answers written
-    /// on a socket before (or instead of) hyper and the application (`crate::conn`).
-    pub fn into_raw_response(self) -> Vec<u8> {
-        self.into_raw_response_with_id(&crate::request_id::RequestId::generate())
-    }
-
-    /// As [`ApiError::into_raw_response`], naming the request `id` in `X-Request-Id`: answers
-    /// written on the socket before axum sees the request carry one too.
-    pub fn into_raw_response_with_id(self, id: &crate::request_id::RequestId) -> Vec<u8> {
+    /// on a socket before (or instead of) hyper and the application (`crate::conn`). It names the
+    /// request `id` in `X-Request-Id`, so those answers carry one too.
+    pub fn into_raw_response(self, id: &crate::request_id::RequestId) -> Vec<u8> {
         // Serializing a struct of strings and JSON values cannot fail.
         let body = serde_json::to_vec(&self.body()).unwrap_or_default();
         let reason = self.status.canonical_reason().unwrap_or("");

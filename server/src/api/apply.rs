@@ -11,7 +11,7 @@
 use axum::{
     Json,
     body::Body,
-    extract::{FromRequest, FromRequestParts, Request, State},
+    extract::{FromRequest, Request, State},
     http::header::{CONTENT_LENGTH, CONTENT_TYPE},
 };
 use serde_json::{Value, json};
@@ -135,7 +135,7 @@ pub async fn delete_manifest(
     let state = State(state);
     match kind {
         Kind::SecretGroup => {
-            let Json(_) = secret_groups::delete_secret_group(state, caller, PathId(id), empty_query().await?).await?;
+            let Json(_) = secret_groups::delete_secret_group(state, caller, PathId(id), QueryString::default()).await?;
         }
         Kind::Team => {
             let Json(_) = teams::delete_team(state, caller, PathId(id)).await?;
@@ -191,7 +191,11 @@ fn kind_and_name(manifest: &ManifestObject) -> Result<(Kind, String), ApiError> 
 }
 
 fn type_name(kind: Kind) -> &'static str {
-    TYPES.iter().find(|(_, k)| *k == kind).map_or("object", |(name, _)| name)
+    match kind {
+        Kind::Team => "team",
+        Kind::SecretGroup => "secret-group",
+        Kind::VirtualAccount => "virtual-account",
+    }
 }
 
 /// The object's manifest now, through the type's own get (its visibility rules).
@@ -296,12 +300,6 @@ where
     E::from_request(request, state).await
 }
 
-/// An empty query string, for a type-specific operation that reads one.
-async fn empty_query() -> Result<QueryString, ApiError> {
-    let (mut parts, ()) = Request::new(()).into_parts();
-    QueryString::from_request_parts(&mut parts, &()).await
-}
-
 fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
     serde_json::to_value(value).map_err(|e| ApiError::internal(format!("cannot serialise an answer: {e}")))
 }
@@ -315,6 +313,14 @@ mod tests {
             Value::Object(map) => map,
             _ => ManifestObject::new(),
         }
+    }
+
+    #[test]
+    fn at_most_max_manifests_are_ordered() {
+        let one = manifest(json!({"type": "team", "name": "t"}));
+        assert!(dependency_order("acme", &vec![one.clone(); MAX_MANIFESTS]).is_ok());
+        let refused = dependency_order("acme", &vec![one; MAX_MANIFESTS + 1]).err();
+        assert_eq!(refused.map(|e| e.status().as_u16()), Some(422));
     }
 
     fn order(manifests: Vec<Value>) -> Vec<(String, String, Vec<String>)> {

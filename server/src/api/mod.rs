@@ -196,7 +196,7 @@ pub fn app(state: AppState) -> Router {
 /// The access log's span: method, path (never the query: `fqn` and search terms name secrets)
 /// and the request id.
 fn request_span(request: &Request) -> tracing::Span {
-    let id = request.extensions().get::<crate::request_id::RequestId>().map(|id| id.to_string()).unwrap_or_default();
+    let id = request.extensions().get::<crate::request_id::RequestId>().map_or("", |id| id.as_str());
     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
 }
 

@@ -20,15 +20,16 @@ use axum::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Operation(pub &'static str);
 
-/// `(method, route template)` → `operationId`, for every documented operation.
+/// Route template → method → `operationId`, for every documented operation (keyed by route
+/// first, so a lookup borrows the matched route instead of allocating a key per request).
 #[derive(Debug, Clone, Default)]
-pub struct Operations(Arc<HashMap<(Method, String), &'static str>>);
+pub struct Operations(Arc<HashMap<String, HashMap<Method, &'static str>>>);
 
 impl Operations {
     /// The table of `openapi`'s operations. The ids are leaked once at start-up (a few dozen
     /// short strings) so that every request can carry a `&'static str`, not an allocation.
     pub fn from_document(openapi: &utoipa::openapi::OpenApi) -> Self {
-        let mut table = HashMap::new();
+        let mut table: HashMap<String, HashMap<Method, &'static str>> = HashMap::new();
         for (path, item) in &openapi.paths.paths {
             let methods = [
                 (Method::GET, &item.get),
@@ -40,7 +41,7 @@ impl Operations {
             ];
             for (method, operation) in methods {
                 if let Some(id) = operation.as_ref().and_then(|op| op.operation_id.clone()) {
-                    table.insert((method, path.clone()), &*Box::leak(id.into_boxed_str()));
+                    table.entry(path.clone()).or_default().insert(method, &*Box::leak(id.into_boxed_str()));
                 }
             }
         }
@@ -50,12 +51,12 @@ impl Operations {
     /// The operation of `method` on the route template `route`; HEAD is served by GET's handler.
     pub fn find(&self, method: &Method, route: &str) -> Option<Operation> {
         let method = if method == Method::HEAD { &Method::GET } else { method };
-        self.0.get(&(method.clone(), route.to_owned())).copied().map(Operation)
+        self.0.get(route)?.get(method).copied().map(Operation)
     }
 
     /// Every documented `operationId` (metrics pre-register their series with these).
     pub fn ids(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.0.values().copied()
+        self.0.values().flat_map(|methods| methods.values().copied())
     }
 }
 

@@ -25,6 +25,7 @@ use crate::error::ApiError;
 /// The raw query string of a request; [`QueryString::parse`] reads it as a `params.rs` struct.
 /// Parsed where the handler says, not by the extractor, so a handler that decides authorization
 /// first still answers 403 before it looks at the query (as it always did).
+#[derive(Default)]
 pub struct QueryString(String);
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryString {

@@ -25,6 +25,7 @@ use crate::{
     state::AppState,
     store::{
         groups::{self, GroupFilter, NewGroup, UpsertGroup},
+        named,
         page::PageRequest,
     },
 };
@@ -190,7 +191,7 @@ pub async fn create_or_update_secret_group(
         )));
     }
     let mut collaborators = collaborators;
-    if groups::id_by_name(&state.db, &caller.tenant_id, &manifest.name).await?.is_none() {
+    if named::id_of(&state.db, &caller.tenant_id, named::Kind::SecretGroup, &manifest.name).await?.is_none() {
         // Creating: only users create groups, and the creator becomes the group's admin.
         authz::require_user(&caller)?;
         if !collaborators.iter().any(|c| c.subject == caller.subject()) {
@@ -199,12 +200,13 @@ pub async fn create_or_update_secret_group(
     }
     // Stored with `collaborators` always a list, so readers need not tell absent from empty.
     manifest.collaborators = Some(collaborators);
-    audit_group_write(&caller, &manifest.name, std::iter::empty(), &collaborator_rows(&manifest));
+    let rows = collaborator_rows(&manifest);
+    audit_group_write(&caller, &manifest.name, std::iter::empty(), &rows);
     let group = UpsertGroup {
         name: &manifest.name,
         integration_id: &state.integration.id,
         manifest: &manifest_json(&manifest)?,
-        collaborators: &collaborator_rows(&manifest),
+        collaborators: &rows,
         dry_run: body.dry_run.unwrap_or(false),
     };
     // Whether the caller may change the group found by name (or create it) is decided on the

@@ -236,7 +236,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GuardedIo<S> {
         let status = err.status().as_u16();
         tracing::debug!(status, request_id = %id, "refusing a request head");
         crate::metrics::head_refused(status);
-        self.refusal = Some((err.into_raw_response_with_id(&id), 0));
+        self.refusal = Some((err.into_raw_response(&id), 0));
         self.write_deadline = Some(Box::pin(sleep_until(Instant::now() + REFUSAL_WRITE_TIME)));
     }
 

@@ -208,8 +208,7 @@ async fn refuse(mut stream: TcpStream, _slot: OwnedSemaphorePermit) {
     metrics::connection_refused(Refusal::Answered);
     let id = RequestId::generate();
     tracing::debug!(request_id = %id, "over the connection cap; answered 503");
-    let answer =
-        ApiError::busy("the server is serving as many connections as it is set to").into_raw_response_with_id(&id);
+    let answer = ApiError::busy("the server is serving as many connections as it is set to").into_raw_response(&id);
     let _ = timeout(REFUSAL_TIME, async {
         stream.write_all(&answer).await?;
         stream.shutdown().await?;

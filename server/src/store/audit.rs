@@ -221,7 +221,7 @@ async fn verify_chain(
                 .bind(VERIFY_PAGE)
                 .fetch_all(&mut *conn)
                 .await?;
-        let Some(last) = events.last().map(|e| e.seq) else { break };
+        let full_page = events.len() as i64 == VERIFY_PAGE;
         for event in &events {
             *count += 1;
             if event.seq != seq + 1 {
@@ -235,7 +235,8 @@ async fn verify_chain(
             }
             (seq, prev) = (event.seq, event.hash.clone());
         }
-        if last != seq {
+        // A short page was the chain's end: no query more to find it empty.
+        if !full_page {
             break;
         }
     }

@@ -26,12 +26,10 @@ pub fn pick_chain(tenant_id: &str) -> String {
     format!("{tenant}/{lane}")
 }
 
-/// Appends `event` to `event.chain` (picked when empty): next seq, previous hash, own hash,
-/// the row, the head.
+/// Appends a write's `event` to a chain of its tenant picked at random: next seq, previous hash,
+/// own hash, the row, the head.
 pub async fn append(conn: &mut AnyConnection, backend: Backend, event: &mut Event) -> StoreResult<()> {
-    if event.chain.is_empty() {
-        event.chain = pick_chain(&event.tenant_id);
-    }
+    event.chain = pick_chain(&event.tenant_id);
     append_run(conn, backend, std::slice::from_mut(event)).await
 }
 
@@ -46,16 +44,10 @@ pub async fn append_run(conn: &mut AnyConnection, backend: Backend, events: &mut
     for rows in events.chunks(ROWS_PER_INSERT) {
         insert(conn, rows).await?;
     }
-    sqlx::query("UPDATE audit_chains SET last_seq = $1, last_hash = $2 WHERE chain = $3")
-        .bind(seq)
-        .bind(&hash)
-        .bind(&chain)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(UPDATE_HEAD).bind(seq).bind(&hash).bind(&chain).execute(&mut *conn).await?;
     Ok(())
 }
 
-/// Rows per INSERT: 16 binds each, well under SQLite's 32,766 and PostgreSQL's 65,535 binds.
 /// Chains `events` after the head (`seq`, `hash`): each gets the next seq, the previous hash and
 /// its own; answers the new head.
 fn link(events: &mut [Event], mut seq: i64, mut hash: String) -> (i64, String) {
@@ -75,20 +67,14 @@ fn link(events: &mut [Event], mut seq: i64, mut hash: String) -> (i64, String) {
 pub fn append_run_inline(conn: &rusqlite::Connection, events: &mut [Event]) -> StoreResult<()> {
     let Some(first) = events.first() else { return Ok(()) };
     let (chain, tenant_id) = (first.chain.clone(), first.tenant_id.clone());
-    conn.prepare_cached(
-        "INSERT INTO audit_chains (chain, tenant_id, last_seq, last_hash) VALUES (?1, ?2, 0, '')
-         ON CONFLICT (chain) DO NOTHING",
-    )?
-    .execute((&chain, &tenant_id))?;
+    conn.prepare_cached(CREATE_HEAD)?.execute((&chain, &tenant_id))?;
     let head: (i64, String) = conn
         .prepare_cached("SELECT last_seq, last_hash FROM audit_chains WHERE chain = ?1")?
         .query_row([&chain], |row| Ok((row.get("last_seq")?, row.get("last_hash")?)))?;
     let (seq, hash) = link(events, head.0, head.1);
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO audit_events (id, tenant_id, chain, seq, at, request_id, action, actor_type, actor_id,
-             actor_name, source, resources, status_code, changes, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    )?;
+    let placeholders: Vec<String> = (1..=COLUMNS).map(|column| format!("${column}")).collect();
+    let mut insert = conn
+        .prepare_cached(&format!("INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES ({})", placeholders.join(", ")))?;
     for e in events.iter() {
         insert.execute(rusqlite::params![
             e.id,
@@ -109,13 +95,21 @@ pub fn append_run_inline(conn: &rusqlite::Connection, events: &mut [Event]) -> S
             e.hash
         ])?;
     }
-    conn.prepare_cached("UPDATE audit_chains SET last_seq = ?1, last_hash = ?2 WHERE chain = ?3")?
-        .execute((seq, &hash, &chain))?;
+    conn.prepare_cached(UPDATE_HEAD)?.execute((seq, &hash, &chain))?;
     Ok(())
 }
 
+/// Rows per INSERT: 16 binds each, well under SQLite's 32,766 and PostgreSQL's 65,535 binds.
 const ROWS_PER_INSERT: usize = 256;
+/// The columns of an event row, in the order both paths bind them.
+const EVENT_COLUMNS: &str = "id, tenant_id, chain, seq, at, request_id, action, actor_type, actor_id, actor_name, \
+                             source, resources, status_code, changes, prev_hash, hash";
 const COLUMNS: usize = 16;
+/// A chain's head on its first use. SQLite binds `$N` in the order they appear, which here is N
+/// (as in [`UPDATE_HEAD`]), so rusqlite binds these by position as sqlx does by number.
+const CREATE_HEAD: &str = "INSERT INTO audit_chains (chain, tenant_id, last_seq, last_hash) VALUES ($1, $2, 0, '')
+     ON CONFLICT (chain) DO NOTHING";
+const UPDATE_HEAD: &str = "UPDATE audit_chains SET last_seq = $1, last_hash = $2 WHERE chain = $3";
 
 async fn insert(conn: &mut AnyConnection, events: &[Event]) -> StoreResult<()> {
     let rows: Vec<String> = (0..events.len())
@@ -124,11 +118,7 @@ async fn insert(conn: &mut AnyConnection, events: &[Event]) -> StoreResult<()> {
             format!("({})", binds.join(", "))
         })
         .collect();
-    let sql = format!(
-        "INSERT INTO audit_events (id, tenant_id, chain, seq, at, request_id, action, actor_type, actor_id,
-             actor_name, source, resources, status_code, changes, prev_hash, hash) VALUES {}",
-        rows.join(", ")
-    );
+    let sql = format!("INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES {}", rows.join(", "));
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for event in events {
         query = query
@@ -168,13 +158,6 @@ async fn lock_head(
         return Ok(head);
     }
     // Two first appends may race: one inserts, the other waits for it and then finds its row.
-    sqlx::query(
-        "INSERT INTO audit_chains (chain, tenant_id, last_seq, last_hash) VALUES ($1, $2, 0, '')
-         ON CONFLICT (chain) DO NOTHING",
-    )
-    .bind(chain)
-    .bind(tenant_id)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(CREATE_HEAD).bind(chain).bind(tenant_id).execute(&mut *conn).await?;
     Ok(sqlx::query_as(select).bind(chain).fetch_one(&mut *conn).await?)
 }

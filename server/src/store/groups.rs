@@ -653,12 +653,3 @@ pub async fn exists(db: &Db, tenant_id: &str, id: &str) -> StoreResult<bool> {
         .await?;
     Ok(n > 0)
 }
-
-/// The id of the group `name` in the tenant, if any.
-pub async fn id_by_name(db: &Db, tenant_id: &str, name: &str) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT id FROM secret_groups WHERE tenant_id = $1 AND name = $2")
-        .bind(tenant_id)
-        .bind(name)
-        .fetch_optional(db.pool())
-        .await?)
-}

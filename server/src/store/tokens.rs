@@ -6,9 +6,7 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::{
-    Db, ListQuery, Reader, Record, Row, StoreError, StoreResult, identity, like_contains, new_id, now_ms, sqlx_from_row,
-};
+use super::{Db, ListQuery, Reader, Record, Row, StoreError, StoreResult, identity, like_contains, new_id, now_ms};
 use crate::authz::{AsUser, Authorized, IssueToken, Manage, TenantAdmin, Token};
 
 /// Whose token it is.
@@ -72,7 +70,6 @@ impl Record for PatRow {
         })
     }
 }
-sqlx_from_row!(PatRow);
 
 /// Keyed hashes of the tokens valid at `now` that were created at or after `since` (epoch ms),
 /// newest first, at most `limit`, each with its `created_at`. Feeds the failure limiter's set of
